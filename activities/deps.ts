@@ -1,0 +1,14 @@
+import type { Config } from '../src/config';
+import type { Pool } from '../src/db/pool';
+import type { Logger } from '../src/logger';
+import type { ModelRouter } from '../src/providers/model-router';
+import type { ToolRegistry } from '../src/tools/tool-registry';
+
+/** Everything activities need; the worker builds it, tests may pass fakes. */
+export interface ActivityDeps {
+  pool: Pool;
+  config: Config;
+  models: ModelRouter;
+  tools: ToolRegistry;
+  log: Logger;
+}

@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { appendRunEvents } from '../src/events/event-log';
+import { EventWriter } from '../src/events/event-writer';
+import { insertMessage, loadSessionHistory, type MessageRow } from '../src/db/messages';
+import { addRunUsage, getRunById } from '../src/db/runs';
+import { maybeOne } from '../src/db/sql';
+import { buildPrompt } from '../src/prompt/build-prompt';
+import { classifyProviderError } from '../src/providers/provider-error';
+import { estimateUsage, streamChat } from '../src/providers/stream-chat';
+import type { ActivityDeps } from './deps';
+import { messageKey } from './turn.activities';
+
+export interface GenerateStepResult {
+  messageId: string;
+  toolCallCount: number;
+  finishReason: string;
+}
+
+/** How often a streaming step heartbeats, independent of token flow. */
+const HEARTBEAT_EVERY_MS = 1000;
+
+/** The streaming model call of a turn. */
+export function createModelActivities({ pool, config, models, tools }: ActivityDeps) {
+  return {
+    /**
+     * One model step: stream from the provider chain into the run's event log
+     * (batched), heartbeat the last persisted seq, then store the assistant
+     * message. A retry first announces `retry` so clients discard the failed
+     * attempt's text; a step whose message exists is not run again.
+     */
+    async generateStep(input: { runId: string; step: number; allowTools: boolean }): Promise<GenerateStepResult> {
+      const { runId, step } = input;
+      const ctx = Context.current();
+      const attempt = ctx.info.attempt;
+      const run = await getRunById(pool, runId);
+      const sessionId = run.session_id!;
+
+      const done = await maybeOne<MessageRow>(
+        pool,
+        `select * from messages where session_id = $1 and idem_key = $2 and status = 'completed'`,
+        [sessionId, messageKey.assistant(runId, step)],
+      );
+      if (done) return stepResult(done, done.tool_calls?.length ? 'tool_calls' : 'stop');
+
+      if (attempt > 1) await announceRetry(pool, runId, step, attempt, ctx.info.heartbeatDetails);
+
+      const history = await loadSessionHistory(pool, sessionId);
+      const messages = buildPrompt({
+        systemPrompt: config.systemPrompt,
+        sessionId,
+        turnSystem: run.input.system ?? [],
+        history,
+      });
+
+      const writer = new EventWriter({
+        pool,
+        runId,
+        step,
+        attempt,
+        maxDelayMs: config.eventBatch.maxDelayMs,
+        maxEvents: config.eventBatch.maxEvents,
+      });
+      const heartbeat = setInterval(() => ctx.heartbeat({ lastSeq: writer.lastSeq }), HEARTBEAT_EVERY_MS);
+      let streamed = '';
+      try {
+        const result = await streamChat(
+          models.chainFor(run.model ?? models.defaultModel),
+          {
+            messages,
+            tools: input.allowTools ? tools.definitions() : undefined,
+            temperature: run.input.temperature,
+            max_tokens: run.input.max_tokens,
+          },
+          {
+            onText: (content) => {
+              streamed += content;
+              writer.push({ type: 'message.delta', data: { content } });
+            },
+            onReasoning: (content) => writer.push({ type: 'reasoning', data: { content, step } }),
+            onExtended: (event) => writer.push({ type: event.type, data: event.data }),
+          },
+          ctx.cancellationSignal,
+        );
+        for (const call of result.toolCalls) {
+          writer.push({
+            type: 'tool_call',
+            data: { id: call.id, tool_name: call.name, status: 'pending', arguments: parseArguments(call.arguments) },
+          });
+        }
+        if (result.failovers.length > 0) {
+          writer.push({
+            type: 'metadata',
+            data: { provider: result.provider, model: result.model, failovers: result.failovers },
+          });
+        }
+        await writer.flush();
+        await addRunUsage(pool, runId, { ...result.usage, ttft_ms: result.ttftMs });
+        const message = await insertMessage(pool, {
+          id: randomUUID(),
+          tenantId: run.tenant_id,
+          sessionId,
+          runId,
+          role: 'assistant',
+          content: result.text,
+          toolCalls:
+            result.toolCalls.length > 0
+              ? result.toolCalls.map((c) => ({
+                  id: c.id,
+                  type: 'function' as const,
+                  function: { name: c.name, arguments: c.arguments },
+                }))
+              : null,
+          status: result.finishReason === 'length' ? 'incomplete' : 'completed',
+          incompleteReason: result.finishReason === 'length' ? 'max_tokens' : null,
+          usage: { ...result.usage },
+          idemKey: messageKey.assistant(runId, step),
+        });
+        return stepResult(message, result.finishReason);
+      } catch (err) {
+        // Whatever streamed so far stays in the log: a stop keeps it as the
+        // partial answer, a retry announces that clients must discard it.
+        await writer.flush().catch(() => undefined);
+        if (ctx.cancellationSignal.aborted) throw err;
+        const failure = classifyProviderError(err, 'provider');
+        // Tokens of a failed attempt were still spent: count them.
+        const wasted = estimateUsage(messages, streamed);
+        await addRunUsage(pool, runId, { prompt_tokens: wasted.prompt_tokens, completion_tokens: wasted.completion_tokens }).catch(() => undefined);
+        ctx.heartbeat({ lastSeq: writer.lastSeq, failure: failure.message });
+        if (!failure.retryable) {
+          throw ApplicationFailure.nonRetryable(failure.message, 'ProviderError', { status: failure.status });
+        }
+        throw ApplicationFailure.retryable(failure.message, 'ProviderUnavailable', { status: failure.status });
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+  };
+}
+
+function stepResult(message: MessageRow, finishReason: string): GenerateStepResult {
+  return { messageId: message.id, toolCallCount: message.tool_calls?.length ?? 0, finishReason };
+}
+
+/**
+ * Tell readers that the previous attempt of this step failed and where its
+ * output began, so they drop it. Only the latest earlier attempt that wrote
+ * output needs discarding: older ones were discarded by their own `retry`.
+ */
+async function announceRetry(
+  pool: ActivityDeps['pool'],
+  runId: string,
+  step: number,
+  attempt: number,
+  details: unknown,
+): Promise<void> {
+  const previous = await maybeOne<{ first_seq: number | null }>(
+    pool,
+    `select min(seq) as first_seq from run_events
+     where run_id = $1 and step = $2 and type <> 'retry'
+       and attempt = (select max(attempt) from run_events
+                      where run_id = $1 and step = $2 and attempt < $3 and type <> 'retry')`,
+    [runId, step, attempt],
+  );
+  const failure = (details as { failure?: string } | undefined)?.failure;
+  await appendRunEvents(
+    pool,
+    runId,
+    [
+      {
+        type: 'retry',
+        data: {
+          attempt,
+          reason: failure ?? 'the previous attempt was interrupted (worker or connection lost)',
+          discard_from_seq: previous?.first_seq ?? null,
+        },
+      },
+    ],
+    { step, attempt },
+  );
+}
+
+function parseArguments(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,190 @@
+import type { Queryable } from './pool';
+import { many, maybeOne, one } from './sql';
+
+export type RunKind = 'turn' | 'ingest' | 'dream' | 'memory';
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+export const FINISHED_STATUSES: RunStatus[] = ['succeeded', 'failed', 'cancelled', 'interrupted'];
+
+export interface RunUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  model_calls: number;
+  ttft_ms?: number;
+  latency_ms?: number;
+}
+
+/** What a turn does, stored with the run (claim check): the workflow only carries the id. */
+export interface TurnInput {
+  /** New user messages that join the history when the turn starts. */
+  messages: { role: 'user'; content: string }[];
+  /** System messages that apply to this turn only. */
+  system: string[];
+  temperature?: number;
+  max_tokens?: number;
+  agent: string;
+}
+
+export interface RunRow {
+  id: string;
+  tenant_id: string;
+  kind: RunKind;
+  status: RunStatus;
+  session_id: string | null;
+  user_id: string | null;
+  model: string | null;
+  input: TurnInput;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  workflow_id: string | null;
+  message_id: string | null;
+  usage: Partial<RunUsage>;
+  error: { code: string; message: string } | null;
+  last_seq: number;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface NewRun {
+  id: string;
+  tenantId: string;
+  kind: RunKind;
+  sessionId: string | null;
+  userId: string | null;
+  model: string | null;
+  input: unknown;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+  workflowId: string;
+}
+
+export async function insertRun(db: Queryable, run: NewRun): Promise<RunRow> {
+  return one<RunRow>(
+    db,
+    `insert into runs (id, tenant_id, kind, session_id, user_id, model, input, idempotency_key,
+                       request_hash, workflow_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning *`,
+    [
+      run.id,
+      run.tenantId,
+      run.kind,
+      run.sessionId,
+      run.userId,
+      run.model,
+      JSON.stringify(run.input),
+      run.idempotencyKey,
+      run.requestHash,
+      run.workflowId,
+    ],
+  );
+}
+
+export function getRun(db: Queryable, tenantId: string, runId: string): Promise<RunRow | undefined> {
+  return maybeOne<RunRow>(db, 'select * from runs where tenant_id = $1 and id = $2', [tenantId, runId]);
+}
+
+/** For activities, which act on ids the workflow was given by a trusted API. */
+export function getRunById(db: Queryable, runId: string): Promise<RunRow> {
+  return one<RunRow>(db, 'select * from runs where id = $1', [runId]);
+}
+
+export function findRunByIdempotencyKey(
+  db: Queryable,
+  tenantId: string,
+  key: string,
+): Promise<RunRow | undefined> {
+  return maybeOne<RunRow>(db, 'select * from runs where tenant_id = $1 and idempotency_key = $2', [
+    tenantId,
+    key,
+  ]);
+}
+
+/** queued → running; a no-op for a run already past it (activity retries). */
+export async function markRunRunning(db: Queryable, runId: string): Promise<void> {
+  await db.query(
+    `update runs set status = 'running', started_at = coalesce(started_at, now())
+     where id = $1 and status = 'queued'`,
+    [runId],
+  );
+}
+
+/** Record the outcome once; later calls (retries) do not overwrite it. */
+export async function finishRun(
+  db: Queryable,
+  runId: string,
+  outcome: { status: RunStatus; error?: { code: string; message: string } | null; messageId?: string | null },
+): Promise<RunRow | undefined> {
+  return maybeOne<RunRow>(
+    db,
+    `update runs set status = $2, error = $3, message_id = coalesce($4, message_id),
+            finished_at = now(), started_at = coalesce(started_at, now())
+     where id = $1 and status in ('queued', 'running') returning *`,
+    [runId, outcome.status, outcome.error ? JSON.stringify(outcome.error) : null, outcome.messageId ?? null],
+  );
+}
+
+/** Add one model call's usage to the run's totals. */
+export async function addRunUsage(
+  db: Queryable,
+  runId: string,
+  usage: { prompt_tokens: number; completion_tokens: number; ttft_ms?: number },
+): Promise<void> {
+  await db.query(
+    `update runs set usage = jsonb_build_object(
+        'prompt_tokens', coalesce((usage->>'prompt_tokens')::int, 0) + $2,
+        'completion_tokens', coalesce((usage->>'completion_tokens')::int, 0) + $3,
+        'total_tokens', coalesce((usage->>'total_tokens')::int, 0) + $2 + $3,
+        'model_calls', coalesce((usage->>'model_calls')::int, 0) + 1,
+        'ttft_ms', coalesce((usage->>'ttft_ms')::int, $4::int))
+     where id = $1`,
+    [runId, usage.prompt_tokens, usage.completion_tokens, usage.ttft_ms ?? null],
+  );
+}
+
+export async function deleteRun(db: Queryable, runId: string): Promise<void> {
+  await db.query('delete from runs where id = $1', [runId]);
+}
+
+export interface RunFilter {
+  sessionId?: string;
+  kind?: RunKind;
+  status?: RunStatus;
+  limit: number;
+  /** Keyset cursor: runs strictly older than this (created_at, id). */
+  before?: { createdAt: string; id: string };
+}
+
+/** Newest first; filters combine with AND. */
+export function listRuns(db: Queryable, tenantId: string, filter: RunFilter): Promise<RunRow[]> {
+  return many<RunRow>(
+    db,
+    `select * from runs
+     where tenant_id = $1
+       and ($2::uuid is null or session_id = $2)
+       and ($3::text is null or kind = $3)
+       and ($4::text is null or status = $4)
+       and ($5::timestamptz is null or (created_at, id) < ($5::timestamptz, $6::uuid))
+     order by created_at desc, id desc
+     limit $7`,
+    [
+      tenantId,
+      filter.sessionId ?? null,
+      filter.kind ?? null,
+      filter.status ?? null,
+      filter.before?.createdAt ?? null,
+      filter.before?.id ?? null,
+      filter.limit,
+    ],
+  );
+}
+
+/** The running or queued turns of a session, oldest first. */
+export function activeRunsOfSession(db: Queryable, sessionId: string): Promise<RunRow[]> {
+  return many<RunRow>(
+    db,
+    `select * from runs where session_id = $1 and status in ('queued', 'running')
+     order by created_at`,
+    [sessionId],
+  );
+}

@@ -1,0 +1,75 @@
+import type pg from 'pg';
+import { withTransaction } from '../db/sql';
+import { RUN_EVENTS_CHANNEL, type NewRunEvent, type RunEvent } from './types';
+
+export interface AppendOptions {
+  step?: number;
+  attempt?: number;
+}
+
+/**
+ * Append a batch of events to a run's log in one transaction, with one NOTIFY.
+ *
+ * Sequence numbers come from `runs.last_seq`, bumped under the run's row lock, so
+ * concurrent writers for one run commit in sequence order: a reader that sees
+ * seq N has already been able to see every seq below N. No gaps, no reuse.
+ * @returns the last sequence number written.
+ */
+export async function appendRunEvents(
+  pool: pg.Pool,
+  runId: string,
+  events: NewRunEvent[],
+  options: AppendOptions = {},
+): Promise<number> {
+  if (events.length === 0) throw new Error('appendRunEvents needs at least one event');
+  return withTransaction(pool, (tx) => appendRunEventsInTransaction(tx, runId, events, options));
+}
+
+/** `appendRunEvents` inside the caller's transaction (so events commit with other writes). */
+export async function appendRunEventsInTransaction(
+  tx: pg.PoolClient,
+  runId: string,
+  events: NewRunEvent[],
+  options: AppendOptions = {},
+): Promise<number> {
+  if (events.length === 0) throw new Error('appendRunEvents needs at least one event');
+  {
+    const counter = await tx.query<{ last_seq: number }>(
+      'update runs set last_seq = last_seq + $2 where id = $1 returning last_seq',
+      [runId, events.length],
+    );
+    if (counter.rowCount !== 1) throw new Error(`run ${runId} does not exist`);
+    const lastSeq = counter.rows[0].last_seq;
+    const firstSeq = lastSeq - events.length + 1;
+    await tx.query(
+      `insert into run_events (run_id, seq, type, data, step, attempt)
+       select $1::uuid, s, t, d, $5::int, $6::int
+       from unnest($2::bigint[], $3::text[], $4::jsonb[]) as e(s, t, d)`,
+      [
+        runId,
+        events.map((_, i) => firstSeq + i),
+        events.map((e) => e.type),
+        events.map((e) => JSON.stringify(e.data)),
+        options.step ?? null,
+        options.attempt ?? null,
+      ],
+    );
+    await tx.query('select pg_notify($1, $2)', [RUN_EVENTS_CHANNEL, `${runId}:${lastSeq}`]);
+    return lastSeq;
+  }
+}
+
+/** Events of a run after `afterSeq`, in order (at most `limit`). */
+export async function readRunEvents(
+  db: Pick<pg.Pool, 'query'>,
+  runId: string,
+  afterSeq: number,
+  limit = 1000,
+): Promise<RunEvent[]> {
+  const res = await db.query<RunEvent>(
+    `select seq, type, data, created_at from run_events
+     where run_id = $1 and seq > $2 order by seq limit $3`,
+    [runId, afterSeq, limit],
+  );
+  return res.rows;
+}

@@ -1,0 +1,76 @@
+import type pg from 'pg';
+import type { EventHub } from './event-hub';
+import { readRunEvents } from './event-log';
+import type { RunEvent } from './types';
+
+export interface RunEventStreamOptions {
+  pool: pg.Pool;
+  hub: EventHub;
+  runId: string;
+  afterSeq: number;
+  /** Stop early (client went away). */
+  signal?: AbortSignal;
+  /** How often to re-read without a notification (safety net), ms. */
+  pollMs?: number;
+  /** Called when nothing arrived for `idleMs` (keep-alive comments). */
+  onIdle?: () => void;
+  idleMs?: number;
+}
+
+/**
+ * Replay a run's events after `afterSeq`, then tail new ones until `done`.
+ * The waker is registered before each read, so an event committed between the
+ * read and the wait is never missed.
+ */
+export async function* streamRunEvents(options: RunEventStreamOptions): AsyncGenerator<RunEvent> {
+  const { pool, hub, runId, signal } = options;
+  const pollMs = options.pollMs ?? 1000;
+  let cursor = options.afterSeq;
+  let pending = true;
+  let wake: (() => void) | undefined;
+  const unsubscribe = hub.subscribe(runId, () => {
+    pending = true;
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  signal?.addEventListener('abort', onAbort);
+  try {
+    let idleSince = Date.now();
+    while (!signal?.aborted) {
+      if (pending) {
+        pending = false;
+        const events = await readRunEvents(pool, runId, cursor);
+        for (const event of events) {
+          cursor = event.seq;
+          yield event;
+          if (event.type === 'done') return;
+        }
+        if (events.length > 0) {
+          idleSince = Date.now();
+          // A full page may have more behind it.
+          if (events.length >= 1000) pending = true;
+          continue;
+        }
+      }
+      const idleMs = options.idleMs ?? Number.POSITIVE_INFINITY;
+      const waitMs = Math.min(pollMs, Math.max(0, idleSince + idleMs - Date.now()));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (pending || signal?.aborted) wake();
+      });
+      wake = undefined;
+      if (Date.now() - idleSince >= idleMs) {
+        options.onIdle?.();
+        idleSince = Date.now();
+      }
+      pending = true;
+    }
+  } finally {
+    unsubscribe();
+    signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,34 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType } from '@temporalio/workflow';
+
+/**
+ * Every timeout and retry policy of the workflows, by name. Activities are
+ * idempotent, so retrying them is always safe.
+ */
+
+/** A streaming model call. Heartbeats every second; a lost worker is noticed in 5 s. */
+export const MODEL_STEP: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '5 seconds',
+  // Cancellation must wait for the activity to flush its partial output.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '500 ms',
+    backoffCoefficient: 2,
+    maximumInterval: '10 seconds',
+    maximumAttempts: 5,
+  },
+};
+
+/** Short database writes: retried patiently, a database blip must not fail a turn. */
+export const PERSIST: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 30 },
+};
+
+/** A tool the model called. */
+export const TOOL_CALL: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
+};

@@ -1,0 +1,3 @@
+/** The workflowsPath of the worker: every workflow reverie runs. */
+export { sessionWorkflow } from './session.workflow';
+export { turnWorkflow } from './turn.workflow';
