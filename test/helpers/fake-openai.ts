@@ -221,7 +221,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
         return sendError(res, 400, 'Request body must be a JSON object', 'invalid_request_error');
       chatCalls += 1;
       const behaviour = queue.shift() ?? fallback;
-      return runChat(res, behaviour, body as ChatRequest, chatCalls, signal);
+      return runChat(res, behaviour, body, chatCalls, signal);
     }
     sendError(res, 404, `Unknown route: ${route}`, 'invalid_request_error', 'not_found');
   }
@@ -521,7 +521,7 @@ function sendEmbeddings(res: ServerResponse, body: unknown): void {
 function normaliseEmbeddingInput(input: unknown): string[] | undefined {
   if (typeof input === 'string') return [input];
   if (!Array.isArray(input) || input.length === 0) return undefined;
-  if (input.every((x) => typeof x === 'string')) return input as string[];
+  if (input.every((x) => typeof x === 'string')) return input;
   if (input.every((x) => typeof x === 'number')) return [JSON.stringify(input)];
   if (input.every((x) => Array.isArray(x))) return input.map((x) => JSON.stringify(x));
   return undefined;

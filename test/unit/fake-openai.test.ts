@@ -283,14 +283,14 @@ describe('fake OpenAI server', () => {
       encoding_format: 'float',
     });
     expect(first.data).toHaveLength(2);
-    const alpha = first.data[0]!.embedding;
+    const alpha = first.data[0].embedding;
     expect(alpha).toHaveLength(384);
     expect(Math.hypot(...alpha)).toBeCloseTo(1, 5);
-    expect(again.data[0]!.embedding).toEqual(alpha);
+    expect(again.data[0].embedding).toEqual(alpha);
     expect(alpha).toEqual(fakeEmbedding('alpha'));
-    expect(first.data[1]!.embedding).not.toEqual(alpha);
+    expect(first.data[1].embedding).not.toEqual(alpha);
     const small = await client.embeddings.create({ model: 'e', input: 'alpha', dimensions: 16 });
-    expect(small.data[0]!.embedding).toHaveLength(16);
+    expect(small.data[0].embedding).toHaveLength(16);
   });
 
   it('lists models and answers unknown routes with an OpenAI 404', async () => {

@@ -153,10 +153,10 @@ describe('simulator provider', () => {
         arguments: JSON.stringify({ id: SESSION }),
       },
     ]);
-    expect(JSON.parse(first.toolCalls[0]!.arguments)).toEqual({ id: SESSION });
+    expect(JSON.parse(first.toolCalls[0].arguments)).toEqual({ id: SESSION });
     expect(first.reasoning).toContain(SESSION);
 
-    const call = first.toolCalls[0]!;
+    const call = first.toolCalls[0];
     const followUp = await streamTurn(
       client,
       [
@@ -276,7 +276,7 @@ describe('simulator provider', () => {
       stream: true,
     });
     let chunks = 0;
-    for await (const chunk of stream) {
+    for await (const _chunk of stream) {
       chunks += 1;
       if (chunks === 3) break;
     }

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm test`: install the embedded stack's tools first (one time, cached) so a
+ * missing prerequisite fails with one clear sentence before jest starts, then
+ * run jest with the arguments passed through (`npm test -- test/unit`).
+ */
+const path = require('node:path');
+const os = require('node:os');
+const { spawn } = require('node:child_process');
+
+const root = path.resolve(__dirname, '..');
+const args = process.argv.slice(2);
+
+async function main() {
+  require('tsx/cjs');
+  const { provisionTools, StackPrerequisiteError } = require('../src/stack');
+  try {
+    await provisionTools(root);
+  } catch (err) {
+    if (err instanceof StackPrerequisiteError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+
+  const parallelism = args.some((a) => /^(--maxWorkers|-w|--runInBand|-i$)/.test(a)) ? [] : ['--maxWorkers=2'];
+  const jest = spawn(path.join(root, 'node_modules', '.bin', 'jest'), [...parallelism, ...args], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  // Ctrl-C already reaches jest through the terminal; a SIGTERM sent to us alone is passed on.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => jest.kill('SIGTERM'));
+  jest.on('exit', (code, signal) => {
+    process.exit(code ?? 128 + (os.constants.signals[signal] || 0));
+  });
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err && err.stack ? err.stack : err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,48 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { ApiDeps, ApiState } from './context';
+import { authenticate } from './middleware/auth';
+import { errorHandler } from './middleware/error-handler';
+import { requestId } from './middleware/request-id';
+import { chatCompletionsRouter } from './routes/chat-completions';
+import { healthRouter } from './routes/health';
+import { modelsRouter } from './routes/models';
+import { runsRouter } from './routes/runs';
+import { sessionsRouter } from './routes/sessions';
+
+/** The Koa app: every route under `/v1` and, for remdb-style clients, `/api/v1`. */
+export function createApp(deps: ApiDeps): Koa<ApiState> {
+  const app = new Koa<ApiState>({ proxy: false });
+  app.on('error', (err: Error, ctx?: { state?: Partial<ApiState> }) => {
+    (ctx?.state?.log ?? deps.log).error({ err }, 'request failed');
+  });
+
+  const health = healthRouter(deps);
+  const v1 = new Router<ApiState>();
+  v1.use(authenticate(deps.pool, deps.config.allowAnonymous));
+  for (const router of [modelsRouter(deps), chatCompletionsRouter(deps), sessionsRouter(deps), runsRouter(deps)]) {
+    v1.use(router.routes(), router.allowedMethods());
+  }
+  const root = new Router<ApiState>();
+  root.use(health.routes());
+  root.use('/v1', v1.routes(), v1.allowedMethods());
+  root.use('/api/v1', v1.routes(), v1.allowedMethods());
+
+  app.use(requestId(deps.log));
+  app.use(errorHandler(deps.config.maxBodyBytes));
+  app.use(deps.metrics.middleware());
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: deps.config.maxBodyBytes,
+      encoding: 'utf-8',
+      onError(err) {
+        throw err;
+      },
+    }),
+  );
+  app.use(root.routes());
+  app.use(root.allowedMethods());
+  return app;
+}

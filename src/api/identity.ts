@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { InvalidRequestError } from '../errors';
+import type { ApiContext } from './context';
+
+const UserId = z.string().trim().min(1).max(256);
+export const Uuid = z.string().uuid();
+
+/** The end user: `X-User-Id`, else body `user_id` / `user`. */
+export function callerUserId(ctx: ApiContext, body?: { user?: unknown; user_id?: unknown }): string | null {
+  const raw = ctx.get('X-User-Id') || body?.user_id || body?.user;
+  if (raw === undefined || raw === null || raw === '') return null;
+  const parsed = UserId.safeParse(raw);
+  if (!parsed.success) throw new InvalidRequestError('user id must be a non-empty string of at most 256 characters');
+  return parsed.data;
+}
+
+/** `X-Session-Id`, validated as a UUID; undefined when absent. */
+export function sessionIdHeader(ctx: ApiContext): string | undefined {
+  const raw = ctx.get('X-Session-Id');
+  if (!raw) return undefined;
+  if (!Uuid.safeParse(raw).success) throw new InvalidRequestError('X-Session-Id must be a UUID');
+  return raw.toLowerCase();
+}
+
+/** A path id that must be a UUID (a malformed id is 400, per the contract). */
+export function uuidParam(value: string | undefined, name = 'id'): string {
+  if (!value || !Uuid.safeParse(value).success) throw new InvalidRequestError(`${name} must be a UUID`);
+  return value.toLowerCase();
+}
+
+export function idempotencyKey(ctx: ApiContext): string | undefined {
+  const key = ctx.get('Idempotency-Key');
+  if (!key) return undefined;
+  if (key.length > 255) throw new InvalidRequestError('Idempotency-Key must be at most 255 characters');
+  return key;
+}
+
+/** Resume cursor of an SSE GET: `Last-Event-ID` or `?after=`. */
+export function resumeCursor(ctx: ApiContext): number | undefined {
+  const raw = ctx.get('Last-Event-ID') || (typeof ctx.query.after === 'string' ? ctx.query.after : undefined);
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw)) throw new InvalidRequestError('Last-Event-ID / after must be a non-negative integer');
+  return Number(raw);
+}
+
+/** Whether named run events join an OpenAI chunk stream (API.md `X-Stream-Events`). */
+export function wantsExtendedEvents(ctx: ApiContext, includeEvents?: boolean): boolean {
+  const header = ctx.get('X-Stream-Events').toLowerCase();
+  if (header === 'extended') return true;
+  if (header === 'none') return false;
+  if (header) throw new InvalidRequestError('X-Stream-Events must be "extended" or "none"');
+  if (includeEvents !== undefined) return includeEvents;
+  return ctx.path.startsWith('/api/v1');
+}

@@ -1,0 +1,55 @@
+import type Koa from 'koa';
+import { AppError, InvalidRequestError, PayloadTooLargeError } from '../../errors';
+
+/**
+ * The one error path: first in the chain, it renders every failure in the
+ * contract's shape and re-emits it to `app.on('error')` for logging.
+ * Unknown errors become 500 `internal` with no details.
+ */
+export function errorHandler(maxBodyBytes: number) {
+  return async function errorHandlerMiddleware(ctx: Koa.Context, next: Koa.Next) {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new AppError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+      }
+    } catch (raw) {
+      const err = toAppError(raw, maxBodyBytes);
+      if (ctx.headerSent || !ctx.writable) {
+        ctx.app.emit('error', raw, ctx);
+        return;
+      }
+      ctx.status = err.status;
+      if (err.status === 429 && err.details?.retry_after !== undefined) {
+        ctx.set('Retry-After', String(err.details.retry_after));
+      }
+      ctx.body = {
+        error: {
+          code: err.code,
+          message: err.expose ? err.message : 'internal error',
+          type: err.type,
+          details: err.expose ? (err.details ?? {}) : {},
+          request_id: ctx.state.requestId ?? null,
+        },
+      };
+      if (err.status >= 500) ctx.app.emit('error', raw, ctx);
+    }
+  };
+}
+
+function toAppError(raw: unknown, maxBodyBytes: number): AppError {
+  if (raw instanceof AppError) return raw;
+  const e = raw as { status?: number; type?: string; message?: string };
+  // Errors from the body parser (raw-body / co-body) carry status and type.
+  if (e?.status === 413 || e?.type === 'entity.too.large') return new PayloadTooLargeError(maxBodyBytes);
+  if (e?.type === 'entity.parse.failed' || (e?.status === 400 && /JSON|json/.test(e.message ?? ''))) {
+    return new InvalidRequestError('malformed JSON body');
+  }
+  if (e?.status === 415 || e?.type === 'encoding.unsupported') {
+    return new AppError(415, 'unsupported_media_type', e.message ?? 'unsupported media type');
+  }
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new AppError(e.status, e.status === 404 ? 'not_found' : 'invalid_request', e.message ?? 'bad request');
+  }
+  return new AppError(500, 'internal', 'internal error', undefined, { cause: raw, expose: false });
+}

@@ -1,0 +1,17 @@
+import { randomUUID } from 'node:crypto';
+import type Koa from 'koa';
+import type { Logger } from '../../logger';
+
+const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Echo `X-Request-ID` (or generate one) and give the request a scoped logger. */
+export function requestId(log: Logger) {
+  return async function requestIdMiddleware(ctx: Koa.Context, next: Koa.Next) {
+    const given = ctx.get('X-Request-ID');
+    const id = VALID_REQUEST_ID.test(given) ? given : randomUUID();
+    ctx.state.requestId = id;
+    ctx.state.log = log.child({ requestId: id });
+    ctx.set('X-Request-ID', id);
+    await next();
+  };
+}

@@ -1,0 +1,150 @@
+import type { SseFrame } from '../../events/sse';
+import type { RunEvent } from '../../events/types';
+
+export interface ChunkRendererOptions {
+  runId: string;
+  model: string;
+  created: number;
+  includeUsage: boolean;
+  /** Add the run's named events (reasoning, progress, ...) to the stream. */
+  extended: boolean;
+}
+
+const FINISH_REASONS: Record<string, string> = {
+  stop: 'stop',
+  length: 'length',
+  tool_calls: 'stop',
+  content_filter: 'content_filter',
+};
+
+/**
+ * Renders a run's event log as an OpenAI `chat.completion.chunk` stream.
+ *
+ * A plain SDK client cannot take back text it has shown, so after a `retry`
+ * the renderer swallows the new attempt's text while it repeats what was
+ * already sent and passes on only what is new. Extended clients also get the
+ * `retry` event itself.
+ */
+export class OpenAIChunkRenderer {
+  private sentRole = false;
+  private usage: Record<string, number> | undefined;
+  /** Text sent since the last discard point, with the seq it started at. */
+  private sent: { seq: number; text: string }[] = [];
+  /** Text to match (and swallow) after a retry. */
+  private replay = '';
+  readonly id: string;
+
+  constructor(private readonly options: ChunkRendererOptions) {
+    this.id = `chatcmpl-${options.runId}`;
+  }
+
+  private chunk(delta: Record<string, unknown>, finishReason: string | null = null) {
+    return {
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.options.created,
+      model: this.options.model,
+      choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+    };
+  }
+
+  private named(event: RunEvent): SseFrame {
+    return {
+      id: event.seq,
+      event: event.type,
+      data: JSON.stringify({
+        id: this.id,
+        object: 'chat.completion.chunk',
+        created: this.options.created,
+        model: this.options.model,
+        choices: [],
+        type: event.type,
+        seq: event.seq,
+        data: event.data,
+      }),
+    };
+  }
+
+  /** Frames for one event; `done` also yields the finish, usage and `[DONE]` frames. */
+  render(event: RunEvent): SseFrame[] {
+    switch (event.type) {
+      case 'message.delta':
+        return this.text(event);
+      case 'retry':
+        this.discardFrom(Number(event.data.discard_from_seq ?? Number.POSITIVE_INFINITY));
+        return this.options.extended ? [this.named(event)] : [];
+      case 'usage':
+        this.usage = event.data as Record<string, number>;
+        return [];
+      case 'error':
+        return this.options.extended
+          ? [this.named(event)]
+          : [{ id: event.seq, data: JSON.stringify({ error: { ...event.data, type: 'api_error' } }) }];
+      case 'done':
+        return this.finish(event);
+      case 'run.started':
+        return [];
+      default:
+        return this.options.extended ? [this.named(event)] : [];
+    }
+  }
+
+  private text(event: RunEvent): SseFrame[] {
+    let content = String(event.data.content ?? '');
+    if (this.replay) {
+      const overlap = commonPrefixLength(this.replay, content);
+      if (overlap === content.length) {
+        this.replay = this.replay.slice(overlap);
+        this.sent.push({ seq: event.seq, text: content });
+        return [];
+      }
+      // The new attempt diverged from what the client already shows.
+      content = content.slice(overlap);
+      this.replay = '';
+    }
+    if (!content) return [];
+    this.sent.push({ seq: event.seq, text: content });
+    const delta: Record<string, unknown> = { content };
+    if (!this.sentRole) {
+      delta.role = 'assistant';
+      this.sentRole = true;
+    }
+    return [{ id: event.seq, data: JSON.stringify(this.chunk(delta)) }];
+  }
+
+  private discardFrom(seq: number): void {
+    const kept = this.sent.filter((s) => s.seq < seq);
+    const dropped = this.sent.filter((s) => s.seq >= seq);
+    this.replay = dropped.map((s) => s.text).join('') + this.replay;
+    this.sent = kept;
+  }
+
+  private finish(event: RunEvent): SseFrame[] {
+    const frames: SseFrame[] = [];
+    if (this.options.extended) frames.push(this.named(event));
+    const reason = String(event.data.reason ?? 'stop');
+    const delta: Record<string, unknown> = this.sentRole ? {} : { role: 'assistant', content: '' };
+    frames.push({ id: event.seq, data: JSON.stringify(this.chunk(delta, FINISH_REASONS[reason] ?? 'stop')) });
+    if (this.options.includeUsage) {
+      frames.push({
+        data: JSON.stringify({
+          id: this.id,
+          object: 'chat.completion.chunk',
+          created: this.options.created,
+          model: this.options.model,
+          choices: [],
+          usage: this.usage ?? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+        }),
+      });
+    }
+    frames.push({ data: '[DONE]' });
+    return frames;
+  }
+}
+
+function commonPrefixLength(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}

@@ -1,0 +1,163 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { getRun, type RunRow } from '../../db/runs';
+import { getMessage } from '../../db/messages';
+import { streamRunEvents } from '../../events/run-event-stream';
+import { AppError, InvalidRequestError } from '../../errors';
+import type { ApiContext, ApiDeps, ApiState } from '../context';
+import { callerUserId, idempotencyKey, sessionIdHeader, wantsExtendedEvents } from '../identity';
+import { OpenAIChunkRenderer } from '../render/openai-chunks';
+import { pipeRunEvents } from '../render/run-stream';
+import { parseInput, requestBody } from '../validation';
+
+const TextPart = z.object({ type: z.literal('text'), text: z.string() });
+const Content = z.union([z.string(), z.array(TextPart), z.null()]);
+
+const Message = z.object({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+  content: Content.optional(),
+  name: z.string().optional(),
+  tool_calls: z.array(z.unknown()).optional(),
+  tool_call_id: z.string().optional(),
+});
+
+export const ChatCompletionBody = z.object({
+  model: z.string().min(1).max(200),
+  messages: z.array(Message).min(1, 'messages must not be empty'),
+  stream: z.boolean().optional(),
+  stream_options: z
+    .object({ include_usage: z.boolean().optional(), include_events: z.boolean().optional() })
+    .nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  max_tokens: z.number().int().positive().nullish(),
+  max_completion_tokens: z.number().int().positive().nullish(),
+  tools: z.array(z.unknown()).optional(),
+  tool_choice: z.unknown().optional(),
+  user: z.string().optional(),
+  user_id: z.string().optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  multitask_strategy: z.enum(['reject', 'enqueue', 'interrupt']).optional(),
+});
+
+type Body = z.infer<typeof ChatCompletionBody>;
+
+function text(content: z.infer<typeof Content> | undefined): string {
+  if (content === undefined || content === null) return '';
+  return typeof content === 'string' ? content : content.map((p) => p.text).join('');
+}
+
+/**
+ * Split an OpenAI `messages` array: the trailing user messages after the last
+ * assistant message are the new turn; system messages apply to this turn; the
+ * rest is history (used only to seed a new session).
+ */
+export function splitConversation(messages: Body['messages']) {
+  const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => text(m.content));
+  const rest = messages.filter((m) => m.role !== 'system' && m.role !== 'developer');
+  let start = rest.length;
+  while (start > 0 && rest[start - 1].role === 'user') start--;
+  const turn = rest.slice(start).map((m) => ({ role: 'user' as const, content: text(m.content) }));
+  const history = rest
+    .slice(0, start)
+    .filter((m) => m.role === 'user' || m.role === 'assistant')
+    .map((m) => ({ role: m.role as 'user' | 'assistant', content: text(m.content) }));
+  return { system, turn, history };
+}
+
+/** `POST /chat/completions`: OpenAI-compatible, every call a durable turn. */
+export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
+  const router = new Router<ApiState>();
+  router.post('/chat/completions', async (ctx: ApiContext) => {
+    const body = parseInput(ChatCompletionBody, requestBody(ctx), 'chat completion request');
+    const { system, turn, history } = splitConversation(body.messages);
+    if (turn.length === 0 || turn.every((m) => m.content.trim() === '')) {
+      throw new InvalidRequestError('the conversation must end with a non-empty user message');
+    }
+    const sessionId = sessionIdHeader(ctx);
+    const extended = wantsExtendedEvents(ctx, body.stream_options?.include_events);
+    const userId = callerUserId(ctx, body);
+    const model = body.model === 'default' ? deps.models.defaultModel : body.model;
+    const started = Date.now();
+    const { run, sessionId: sid } = await deps.turns.start({
+      tenantId: ctx.state.principal.tenantId,
+      userId,
+      sessionId,
+      seedHistory: history,
+      input: {
+        messages: turn,
+        system,
+        temperature: body.temperature ?? undefined,
+        max_tokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
+        agent: ctx.get('X-Agent-Schema') || 'default',
+      },
+      model,
+      strategy: body.multitask_strategy ?? 'enqueue',
+      idempotencyKey: idempotencyKey(ctx),
+      requestFingerprint: { route: 'chat.completions', sessionId, body },
+    });
+    deps.metrics.turnsStarted.inc();
+    const headers = {
+      'X-Run-Id': run.id,
+      'X-Session-Id': sid,
+      Location: `/v1/runs/${run.id}`,
+    };
+    const created = Math.floor(run.created_at.getTime() / 1000);
+
+    if (body.stream) {
+      const renderer = new OpenAIChunkRenderer({
+        runId: run.id,
+        model,
+        created,
+        includeUsage: body.stream_options?.include_usage ?? false,
+        extended,
+      });
+      await pipeRunEvents(ctx, deps, {
+        run,
+        afterSeq: 0,
+        headers,
+        render: (event) => renderer.render(event),
+        onFirstText: () => deps.metrics.ttft.observe((Date.now() - started) / 1000),
+      });
+      return;
+    }
+
+    const finished = await waitForRun(deps, run);
+    ctx.set(headers);
+    if (finished.status === 'failed') {
+      throw new AppError(502, finished.error?.code ?? 'provider_error', finished.error?.message ?? 'the turn failed', {
+        run_id: run.id,
+      });
+    }
+    const message = finished.message_id
+      ? await getMessage(deps.pool, finished.tenant_id, finished.message_id)
+      : undefined;
+    ctx.body = {
+      id: `chatcmpl-${run.id}`,
+      object: 'chat.completion',
+      created,
+      model,
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: message?.content ?? '', refusal: null },
+          finish_reason: finished.status === 'succeeded' ? (message?.incomplete_reason === 'max_tokens' ? 'length' : 'stop') : 'stop',
+          logprobs: null,
+        },
+      ],
+      usage: {
+        prompt_tokens: finished.usage.prompt_tokens ?? 0,
+        completion_tokens: finished.usage.completion_tokens ?? 0,
+        total_tokens: finished.usage.total_tokens ?? 0,
+      },
+    };
+  });
+  return router;
+}
+
+/** Wait until the run's log reaches `done`, then return the finished run. */
+export async function waitForRun(deps: ApiDeps, run: RunRow, signal?: AbortSignal): Promise<RunRow> {
+  for await (const event of streamRunEvents({ pool: deps.pool, hub: deps.hub, runId: run.id, afterSeq: run.last_seq, signal })) {
+    if (event.type === 'done') break;
+  }
+  return (await getRun(deps.pool, run.tenant_id, run.id))!;
+}

@@ -1,0 +1,55 @@
+import Router from '@koa/router';
+import type { ApiContext, ApiDeps, ApiState } from '../context';
+
+const CHECK_TIMEOUT_MS = 2000;
+
+async function check(name: string, probe: () => Promise<unknown>) {
+  const started = Date.now();
+  try {
+    await Promise.race([
+      probe(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS).unref()),
+    ]);
+    return { name, ok: true, latency_ms: Date.now() - started };
+  } catch (err) {
+    return { name, ok: false, error: (err as Error).message, latency_ms: Date.now() - started };
+  }
+}
+
+/** Liveness, readiness (each dependency checked) and Prometheus metrics. */
+export function healthRouter(deps: ApiDeps): Router<ApiState> {
+  const router = new Router<ApiState>();
+
+  router.get('/health', (ctx: ApiContext) => {
+    ctx.body = { status: 'ok' };
+  });
+
+  router.get('/health/ready', async (ctx: ApiContext) => {
+    const checks = await Promise.all([
+      check('postgres', () => deps.pool.query('select 1')),
+      check('temporal', () => deps.temporal.workflowService.getSystemInfo({})),
+      check('blob_store', () => deps.checkBlobStore()),
+    ]);
+    const failed = checks.filter((c) => !c.ok);
+    ctx.status = failed.length === 0 ? 200 : 503;
+    ctx.body =
+      failed.length === 0
+        ? { status: 'ready', checks }
+        : {
+            error: {
+              code: 'unavailable',
+              message: `not ready: ${failed.map((c) => `${c.name} (${c.error})`).join(', ')}`,
+              type: 'api_error',
+              details: { checks },
+              request_id: ctx.state.requestId,
+            },
+          };
+  });
+
+  router.get('/metrics', async (ctx: ApiContext) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+
+  return router;
+}

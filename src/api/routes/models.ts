@@ -1,0 +1,15 @@
+import Router from '@koa/router';
+import type { ApiContext, ApiDeps, ApiState } from '../context';
+
+/** `GET /models`: OpenAI list shape; `simulator` plus configured models. */
+export function modelsRouter(deps: ApiDeps): Router<ApiState> {
+  const router = new Router<ApiState>();
+  const created = Math.floor(Date.now() / 1000);
+  router.get('/models', (ctx: ApiContext) => {
+    ctx.body = {
+      object: 'list',
+      data: deps.models.listModels().map((id) => ({ id, object: 'model', created, owned_by: id === 'simulator' ? 'reverie' : 'provider' })),
+    };
+  });
+  return router;
+}

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import Router from '@koa/router';
+import { z } from 'zod';
+import { listSessionMessages } from '../../db/messages';
+import { activeRunsOfSession } from '../../db/runs';
+import { deleteSession, getSession, insertSession, listSessions, updateSession, type SessionRow } from '../../db/sessions';
+import { maybeOne } from '../../db/sql';
+import { InvalidRequestError, NotFoundError } from '../../errors';
+import type { ApiContext, ApiDeps, ApiState } from '../context';
+import { callerUserId, idempotencyKey, uuidParam, wantsExtendedEvents } from '../identity';
+import { OpenAIChunkRenderer } from '../render/openai-chunks';
+import { messageJson, runJson } from '../render/run-json';
+import { nativeFrame, pipeRunEvents } from '../render/run-stream';
+import { cursor, parseInput, requestBody } from '../validation';
+
+const Metadata = z.record(z.string(), z.unknown());
+
+const CreateBody = z
+  .object({
+    title: z.string().max(500).optional(),
+    agent: z.string().min(1).max(100).optional(),
+    user_id: z.string().min(1).max(256).optional(),
+    metadata: Metadata.optional(),
+  })
+  .strict();
+
+const PatchBody = z
+  .object({ title: z.string().max(500).nullable().optional(), metadata: Metadata.optional(), agent: z.string().min(1).max(100).optional() })
+  .strict();
+
+const ListQuery = z.object({
+  user_id: z.string().min(1).max(256).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().optional(),
+});
+
+const MessagesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  before: z.string().uuid().optional(),
+});
+
+const PostMessageBody = z
+  .object({
+    content: z.string().min(1, 'content must not be empty').max(200_000),
+    stream: z.boolean().optional(),
+    multitask_strategy: z.enum(['reject', 'enqueue', 'interrupt']).optional(),
+    agent: z.string().min(1).max(100).optional(),
+    model: z.string().min(1).max(200).optional(),
+    user_id: z.string().min(1).max(256).optional(),
+    system: z.string().max(50_000).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    max_tokens: z.number().int().positive().optional(),
+  })
+  .strict();
+
+function sessionJson(s: SessionRow) {
+  return {
+    id: s.id,
+    object: 'session',
+    user_id: s.user_id,
+    title: s.title,
+    agent: s.agent,
+    metadata: s.metadata,
+    created_at: s.created_at.toISOString(),
+    updated_at: s.updated_at.toISOString(),
+  };
+}
+
+/** Sessions and their messages (API.md "Sessions and messages"). */
+export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
+  const router = new Router<ApiState>({ prefix: '/sessions' });
+
+  const load = async (ctx: ApiContext) => {
+    const session = await getSession(deps.pool, ctx.state.principal.tenantId, uuidParam(ctx.params.id, 'session id'));
+    if (!session) throw new NotFoundError('session');
+    return session;
+  };
+
+  router.post('/', async (ctx: ApiContext) => {
+    const body = parseInput(CreateBody, requestBody(ctx) ?? {}, 'session');
+    const session = await insertSession(deps.pool, {
+      id: randomUUID(),
+      tenantId: ctx.state.principal.tenantId,
+      userId: callerUserId(ctx, body),
+      title: body.title,
+      agent: body.agent,
+      metadata: body.metadata,
+    });
+    ctx.status = 201;
+    ctx.body = sessionJson(session);
+  });
+
+  router.get('/', async (ctx: ApiContext) => {
+    const q = parseInput(ListQuery, ctx.query, 'query');
+    const rows = await listSessions(deps.pool, ctx.state.principal.tenantId, {
+      userId: q.user_id ?? (ctx.get('X-User-Id') || undefined),
+      limit: q.limit + 1,
+      before: cursor.decode(q.cursor),
+    });
+    const page = rows.slice(0, q.limit);
+    ctx.body = {
+      object: 'list',
+      data: page.map(sessionJson),
+      next_cursor: rows.length > q.limit ? cursor.encode(page[page.length - 1]) : null,
+    };
+  });
+
+  router.get('/:id', async (ctx: ApiContext) => {
+    ctx.body = sessionJson(await load(ctx));
+  });
+
+  router.patch('/:id', async (ctx: ApiContext) => {
+    const body = parseInput(PatchBody, requestBody(ctx) ?? {}, 'session update');
+    const updated = await updateSession(deps.pool, ctx.state.principal.tenantId, uuidParam(ctx.params.id, 'session id'), body);
+    if (!updated) throw new NotFoundError('session');
+    ctx.body = sessionJson(updated);
+  });
+
+  router.delete('/:id', async (ctx: ApiContext) => {
+    const session = await load(ctx);
+    for (const run of await activeRunsOfSession(deps.pool, session.id)) {
+      await deps.turns.cancel(run, 'cancelled').catch(() => undefined);
+    }
+    await deleteSession(deps.pool, session.tenant_id, session.id);
+    ctx.body = { id: session.id, object: 'session', deleted: true };
+  });
+
+  router.get('/:id/messages', async (ctx: ApiContext) => {
+    const session = await load(ctx);
+    const q = parseInput(MessagesQuery, ctx.query, 'query');
+    let beforeSeq: number | undefined;
+    if (q.before) {
+      const anchor = await maybeOne<{ seq: number }>(deps.pool, 'select seq from messages where session_id = $1 and id = $2', [session.id, q.before]);
+      if (!anchor) throw new InvalidRequestError('before must be the id of a message in this session');
+      beforeSeq = anchor.seq;
+    }
+    const rows = await listSessionMessages(deps.pool, session.id, { limit: q.limit + 1, beforeSeq });
+    const page = rows.slice(0, q.limit).reverse();
+    ctx.body = {
+      object: 'list',
+      data: page.map(messageJson),
+      has_more: rows.length > q.limit,
+      next_before: rows.length > q.limit ? page[0].id : null,
+    };
+  });
+
+  router.post('/:id/messages', async (ctx: ApiContext) => {
+    const session = await load(ctx);
+    const body = parseInput(PostMessageBody, requestBody(ctx), 'message');
+    const model = !body.model || body.model === 'default' ? deps.models.defaultModel : body.model;
+    const { run } = await deps.turns.start({
+      tenantId: session.tenant_id,
+      userId: callerUserId(ctx, body) ?? session.user_id,
+      sessionId: session.id,
+      input: {
+        messages: [{ role: 'user', content: body.content }],
+        system: body.system ? [body.system] : [],
+        temperature: body.temperature,
+        max_tokens: body.max_tokens,
+        agent: body.agent ?? (ctx.get('X-Agent-Schema') || session.agent),
+      },
+      model,
+      strategy: body.multitask_strategy ?? 'enqueue',
+      idempotencyKey: idempotencyKey(ctx),
+      requestFingerprint: { route: 'session.messages', sessionId: session.id, body },
+    });
+    deps.metrics.turnsStarted.inc();
+    const headers = { 'X-Run-Id': run.id, 'X-Session-Id': session.id, Location: `/v1/runs/${run.id}` };
+    if (body.stream) {
+      // Native run events by default; OpenAI chunks only when asked for explicitly.
+      const openai = ctx.get('Accept').includes('application/x-openai-chunks');
+      const renderer = openai
+        ? new OpenAIChunkRenderer({ runId: run.id, model, created: Math.floor(Date.now() / 1000), includeUsage: true, extended: wantsExtendedEvents(ctx) })
+        : undefined;
+      await pipeRunEvents(ctx, deps, {
+        run,
+        afterSeq: 0,
+        headers,
+        render: (event) => (renderer ? renderer.render(event) : [nativeFrame(event)]),
+      });
+      return;
+    }
+    ctx.set(headers);
+    ctx.status = 202;
+    ctx.body = { run: runJson(run, deps.config) };
+  });
+
+  router.post('/:id/stop', async (ctx: ApiContext) => {
+    const session = await load(ctx);
+    // The oldest active run is the one running (or about to); queued ones stay queued.
+    const active = (await activeRunsOfSession(deps.pool, session.id)).slice(0, 1);
+    for (const run of active) await deps.turns.cancel(run, 'cancelled');
+    ctx.status = 202;
+    ctx.body = { session_id: session.id, cancelled: active.map((r) => r.id) };
+  });
+
+  return router;
+}

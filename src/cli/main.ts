@@ -1,0 +1,95 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config';
+import { createPool } from '../db/pool';
+import { migrate } from '../db/migrate';
+import { createLogger } from '../logger';
+import { startApi } from '../server';
+import { startWorker } from '../worker';
+import { StackPrerequisiteError } from '../stack';
+import { runDev } from './dev';
+
+const USAGE = `usage: reverie <command>
+
+commands:
+  dev       start everything: Temporal (UI), Postgres + pgvector, migrations, api and worker
+  api       run the HTTP API (needs DATABASE_URL and TEMPORAL_ADDRESS)
+  worker    run a Temporal worker (needs DATABASE_URL and TEMPORAL_ADDRESS)
+  migrate   apply database migrations
+`;
+
+/** Entry point of the `reverie` command; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false });
+  const command = positionals[0];
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`reverie: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel, `reverie-${command ?? 'cli'}`);
+  try {
+    switch (command) {
+      case 'dev':
+        return await runDev(config, log, path.resolve(__dirname, '../..'));
+      case 'api': {
+        await migrateDatabase(config, log);
+        const api = await startApi(config, log);
+        await untilSignal();
+        await api.close();
+        return 0;
+      }
+      case 'worker': {
+        const worker = await startWorker(config, log);
+        await Promise.race([untilSignal(), worker.done]);
+        await worker.shutdown();
+        return 0;
+      }
+      case 'migrate':
+        await migrateDatabase(config, log);
+        return 0;
+      default:
+        process.stdout.write(USAGE);
+        return command ? 2 : 0;
+    }
+  } catch (err) {
+    if (err instanceof StackPrerequisiteError) {
+      process.stderr.write(`reverie: ${err.message}\n`);
+      return 3;
+    }
+    throw err;
+  }
+}
+
+/** Apply pending migrations (safe from several processes at once). */
+export async function migrateDatabase(config: Config, log: ReturnType<typeof createLogger>): Promise<void> {
+  if (!config.databaseUrl) throw new Error('DATABASE_URL is not set');
+  const pool = createPool(config.databaseUrl, 2);
+  try {
+    const applied = await migrate(pool, {
+      variables: { EMBEDDING_DIM: config.embeddingDim },
+      log: (line) => log.info(line),
+    });
+    if (applied.length === 0) log.debug('database schema is up to date');
+  } finally {
+    await pool.end();
+  }
+}
+
+/** Resolves on SIGINT or SIGTERM. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,66 @@
+import { PassThrough } from 'node:stream';
+import type Koa from 'koa';
+
+export interface SseFrame {
+  id?: number | string;
+  event?: string;
+  data: string;
+}
+
+/** Serialise one SSE frame. */
+export function formatSseFrame(frame: SseFrame): string {
+  let out = '';
+  if (frame.id !== undefined) out += `id: ${frame.id}\n`;
+  if (frame.event) out += `event: ${frame.event}\n`;
+  for (const line of frame.data.split('\n')) out += `data: ${line}\n`;
+  return `${out}\n`;
+}
+
+/**
+ * An open SSE response. Writing never blocks the producer for long: frames go
+ * into the socket buffer; `closed` turns true (and `signal` aborts) when the
+ * client goes away — which never cancels the run.
+ */
+export class SseStream {
+  private readonly body = new PassThrough();
+  private readonly controller = new AbortController();
+
+  constructor(ctx: Koa.Context, headers: Record<string, string> = {}) {
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    ctx.set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+      ...headers,
+    });
+    ctx.status = 200;
+    ctx.body = this.body;
+    const onClose = () => this.controller.abort();
+    ctx.req.on('close', onClose);
+    ctx.res.on('close', onClose);
+    this.body.on('error', onClose);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get closed(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  write(frame: SseFrame): void {
+    if (!this.closed) this.body.write(formatSseFrame(frame));
+  }
+
+  /** A comment line: keeps proxies and clients from timing out an idle stream. */
+  comment(text: string): void {
+    if (!this.closed) this.body.write(`: ${text}\n\n`);
+  }
+
+  end(): void {
+    this.body.end();
+  }
+}

@@ -1,0 +1,65 @@
+import { mkdir, access, constants } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createApp } from './api/app';
+import { ApiMetrics } from './api/middleware/metrics';
+import type { Config } from './config';
+import { createPool } from './db/pool';
+import { EventHub } from './events/event-hub';
+import type { Logger } from './logger';
+import { ModelRouter } from './providers/model-router';
+import { connectClient } from './temporal/connection';
+import { TurnService } from './turns/turn-service';
+
+export interface RunningApi {
+  url: string;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+/** Composition root of the API process: pool, Temporal client, LISTEN hub, Koa. */
+export async function startApi(config: Config, log: Logger): Promise<RunningApi> {
+  if (!config.databaseUrl) throw new Error('DATABASE_URL is not set');
+  const pool = createPool(config.databaseUrl, config.databasePoolMax);
+  const temporal = await connectClient(config);
+  const hub = new EventHub(config.databaseUrl, log);
+  await hub.start();
+  const blobDir = path.resolve(config.blob.dir);
+  const app = createApp({
+    config,
+    pool,
+    temporal,
+    hub,
+    models: new ModelRouter(config),
+    turns: new TurnService(pool, temporal, config),
+    metrics: new ApiMetrics(),
+    log,
+    checkBlobStore: async () => {
+      await mkdir(blobDir, { recursive: true });
+      await access(blobDir, constants.W_OK);
+    },
+  });
+  const server = http.createServer(app.callback());
+  // SSE streams are long-lived; the defaults would cut them.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  log.info({ url }, 'api listening');
+  return {
+    url,
+    server,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await hub.stop();
+      await temporal.connection.close().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,211 @@
+import { execFile } from 'node:child_process';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { pickPort } from './free-port';
+import type { StackLayout } from './layout';
+import type { ToolPaths } from './provision';
+import { retryUntil } from './retry-until';
+import { postgresRunAsUser, runAsCommand, type RunAsUser } from './run-as';
+import { startSupervised, type SupervisedProcess } from './supervised-process';
+import { instanceName } from './test-instances';
+
+/** The database reverie uses; created on first start. */
+export const DATABASE_NAME = 'reverie';
+/** Superuser created by initdb; trust auth, so no password. */
+export const SUPERUSER = 'postgres';
+
+const READY_TIMEOUT_MS = 30_000;
+
+/** Options for {@link startPostgres}. */
+export interface PostgresOptions {
+  tools: ToolPaths;
+  layout: StackLayout;
+  /** `dev` keeps its data in `.reverie/pg/dev`; `test` uses a throwaway `.reverie/pg/test-<pid>`. */
+  mode: 'dev' | 'test';
+  /** Port to use when free (dev); otherwise any free port. */
+  preferredPort?: number;
+  log: (line: string) => void;
+}
+
+/** A Postgres server we started. */
+export interface RunningPostgres {
+  /** `postgres://postgres@127.0.0.1:PORT/reverie` */
+  databaseUrl: string;
+  process: SupervisedProcess;
+  /** Fast shutdown; a test instance also deletes its data directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** initdb arguments: superuser `postgres`, trust auth, C locale (no OS locale needed). */
+export function initdbArgs(dataDir: string): string[] {
+  return ['-D', dataDir, '-U', SUPERUSER, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions'];
+}
+
+/**
+ * postgres arguments. TCP on 127.0.0.1 only; the unix socket goes to a short
+ * temp dir because socket paths must stay under 107 characters. Test
+ * instances trade durability for speed.
+ */
+export function postgresArgs(options: { dataDir: string; port: number; socketDir: string; durable: boolean }): string[] {
+  const args = ['-D', options.dataDir, '-p', String(options.port), '-h', '127.0.0.1', '-k', options.socketDir];
+  if (!options.durable) {
+    args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200');
+  }
+  return args;
+}
+
+/**
+ * Initialise (once) and start a Postgres 16 server with pgvector, wait until
+ * it accepts connections, and make sure database `reverie` exists with the
+ * `vector` extension. Runs as an unprivileged user when we are root.
+ * @throws Error with the tail of the server log when it does not come up.
+ */
+export async function startPostgres(options: PostgresOptions): Promise<RunningPostgres> {
+  const { layout, tools, mode } = options;
+  const runAs = await postgresRunAsUser();
+  const name = instanceName(mode);
+  const dataDir = path.join(layout.pgDir, name);
+  const logFile = path.join(layout.logsDir, `postgres-${name}.log`);
+  await mkdir(layout.logsDir, { recursive: true });
+  await mkdir(layout.pgDir, { recursive: true });
+  // The unprivileged user must be able to reach its data dir whatever our umask.
+  await chmod(layout.pgDir, 0o755);
+
+  await checkBinariesReachable(tools.pgBinDir, runAs);
+  if (mode === 'test') await rm(dataDir, { recursive: true, force: true });
+  await initdbOnce(tools.pgBinDir, dataDir, runAs, options.log);
+
+  const socketDir = await mkdtemp(path.join(os.tmpdir(), 'reverie-pg-'));
+  if (runAs) await chown(socketDir, runAs.uid, runAs.gid);
+  const port = await pickPort(options.preferredPort);
+  const server = runAsCommand(runAs, path.join(tools.pgBinDir, 'postgres'), postgresArgs({ dataDir, port, socketDir, durable: mode === 'dev' }));
+  const proc = await startSupervised({
+    name: 'postgres',
+    ...server,
+    logFile,
+    // SIGINT is Postgres' "fast" shutdown; SIGTERM would wait for every client to disconnect.
+    stopSignal: 'SIGINT',
+    graceMs: 15_000,
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      await proc.stop();
+      await rm(socketDir, { recursive: true, force: true });
+      if (mode === 'test') {
+        await rm(dataDir, { recursive: true, force: true });
+        await rm(logFile, { force: true });
+      }
+    })());
+
+  const adminUrl = `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres`;
+  try {
+    await waitForPostgres(adminUrl, {
+      stopIf: () => (proc.hasExited() ? new Error('postgres exited during start-up') : undefined),
+    });
+    await ensureDatabase(adminUrl, DATABASE_NAME);
+  } catch (err) {
+    const tail = await proc.logTail(2000);
+    await stop();
+    throw new Error(`Postgres did not start (${(err as Error).message}); log ${logFile}:\n${tail}`, { cause: err });
+  }
+  return { databaseUrl: `postgres://${SUPERUSER}@127.0.0.1:${port}/${DATABASE_NAME}`, process: proc, stop };
+}
+
+/**
+ * Wait until the server at `url` answers `select 1`.
+ * @throws the last connection error after `timeoutMs` (default 30 s).
+ */
+export async function waitForPostgres(
+  url: string,
+  options: { timeoutMs?: number; stopIf?: () => Error | undefined } = {},
+): Promise<void> {
+  await retryUntil(
+    () => withClient(url, async (client) => void (await client.query('select 1'))),
+    { timeoutMs: options.timeoutMs ?? READY_TIMEOUT_MS, intervalMs: 100, stopIf: options.stopIf },
+  );
+}
+
+/** Create database `name` (if missing) and the `vector` extension in it. */
+async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  await withClient(adminUrl, async (client) => {
+    const found = await client.query('select 1 from pg_database where datname = $1::text', [name]);
+    // Identifier from our own constant, never from input.
+    if (found.rowCount === 0) await client.query(`create database "${name}"`);
+  });
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  await withClient(url.toString(), (client) => client.query('create extension if not exists vector').then(() => undefined));
+}
+
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  // A failed connect can still emit 'error' later; never let it crash the process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** initdb into a temp dir then rename, so a crash never leaves a half-made data dir behind. */
+async function initdbOnce(pgBinDir: string, dataDir: string, runAs: RunAsUser | undefined, log: (line: string) => void): Promise<void> {
+  if (await exists(path.join(dataDir, 'PG_VERSION'))) {
+    if (runAs) await chownTreeIfNeeded(dataDir, runAs);
+    return;
+  }
+  // Test instances are initialised on every run; only the one-time dev init is news.
+  if (!path.basename(dataDir).startsWith('test-')) log(`initialising Postgres data in ${dataDir}`);
+  const staging = `${dataDir}.initdb-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { mode: 0o700 });
+  if (runAs) await chown(staging, runAs.uid, runAs.gid);
+  const initdb = runAsCommand(runAs, path.join(pgBinDir, 'initdb'), initdbArgs(staging));
+  await new Promise<void>((resolve, reject) =>
+    execFile(initdb.command, initdb.args, (err, _stdout, stderr) =>
+      err ? reject(new Error(`initdb failed: ${stderr.trim() || err.message}`)) : resolve(),
+    ),
+  );
+  await rm(dataDir, { recursive: true, force: true });
+  await rename(staging, dataDir);
+}
+
+/** Running as another user, the binaries must be readable by it; say so plainly if not. */
+async function checkBinariesReachable(pgBinDir: string, runAs: RunAsUser | undefined): Promise<void> {
+  if (!runAs) return;
+  const check = runAsCommand(runAs, path.join(pgBinDir, 'postgres'), ['--version']);
+  await new Promise<void>((resolve, reject) =>
+    execFile(check.command, check.args, (err) =>
+      err
+        ? reject(
+            new Error(
+              `user ${runAs.user} cannot run ${pgBinDir}/postgres; make the project folder and its parents readable by others (chmod o+rx)`,
+            ),
+          )
+        : resolve(),
+    ),
+  );
+}
+
+async function chownTreeIfNeeded(dir: string, runAs: RunAsUser): Promise<void> {
+  if ((await stat(dir)).uid === runAs.uid) return;
+  const walk = async (p: string): Promise<void> => {
+    await chown(p, runAs.uid, runAs.gid);
+    if ((await lstat(p)).isDirectory()) {
+      for (const entry of await readdir(p)) await walk(path.join(p, entry));
+    }
+  };
+  await walk(dir);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,51 @@
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import type { Config } from './config';
+import { createPool } from './db/pool';
+import type { Logger } from './logger';
+import { ModelRouter } from './providers/model-router';
+import { connectWorker } from './temporal/connection';
+import { createLookupTool } from './tools/lookup-tool';
+import { ToolRegistry } from './tools/tool-registry';
+
+export interface RunningWorker {
+  /** Resolves when the worker has stopped. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Composition root of the worker process: builds the pool, providers and tools,
+ * and polls task queue `reverie` until shut down.
+ */
+export async function startWorker(config: Config, log: Logger): Promise<RunningWorker> {
+  if (!config.databaseUrl) throw new Error('DATABASE_URL is not set');
+  const pool = createPool(config.databaseUrl, config.databasePoolMax);
+  const tools = new ToolRegistry().register(createLookupTool(pool));
+  const activities = createActivities({ pool, config, models: new ModelRouter(config), tools, log });
+  const connection = await connectWorker(config);
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    ...(config.workflowBundlePath
+      ? { workflowBundle: { codePath: config.workflowBundlePath } }
+      : { workflowsPath: require.resolve('../workflows') }),
+    activities,
+    // Streams spend their time waiting on the network, not the CPU.
+    maxConcurrentActivityTaskExecutions: 200,
+    shutdownGraceTime: '10 seconds',
+  });
+  log.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
+  const done = worker.run().finally(async () => {
+    await connection.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+  });
+  return {
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
