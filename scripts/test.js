@@ -25,7 +25,9 @@ async function main() {
     throw err;
   }
 
-  const parallelism = args.some((a) => /^(--maxWorkers|-w|--runInBand|-i$)/.test(a)) ? [] : ['--maxWorkers=2'];
+  const parallelism = args.some((a) => /^(--maxWorkers|-w|--runInBand|-i$)/.test(a))
+    ? []
+    : ['--maxWorkers=2'];
   const jest = spawn(path.join(root, 'node_modules', '.bin', 'jest'), [...parallelism, ...args], {
     cwd: root,
     stdio: 'inherit',

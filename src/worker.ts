@@ -1,4 +1,4 @@
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { Config } from './config';
 import { createPool } from './db/pool';
@@ -19,6 +19,7 @@ export interface RunningWorker {
  * and polls task queue `reverie` until shut down.
  */
 export async function startWorker(config: Config, log: Logger): Promise<RunningWorker> {
+  installRuntime(config.logLevel);
   if (!config.databaseUrl) throw new Error('DATABASE_URL is not set');
   const pool = createPool(config.databaseUrl, config.databasePoolMax);
   const tools = new ToolRegistry().register(createLookupTool(pool));
@@ -48,4 +49,18 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       await done;
     },
   };
+}
+
+let runtimeInstalled = false;
+
+/** The SDK's own logs at our level (it logs every bundle build at INFO otherwise). */
+function installRuntime(level: string): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const map: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'WARN', warn: 'WARN' };
+  try {
+    Runtime.install({ logger: new DefaultLogger(map[level] ?? 'ERROR') });
+  } catch {
+    // Already installed by the host process (tests); keep theirs.
+  }
 }

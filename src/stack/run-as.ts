@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { StackPrerequisiteError, DOCKER_ALTERNATIVE } from './prerequisites';
+
+const execFileAsync = promisify(execFile);
 
 /** The unprivileged account Postgres runs as when we are root. */
 export interface RunAsUser {
@@ -29,7 +32,13 @@ export async function postgresRunAsUser(): Promise<RunAsUser | undefined> {
     const found = await lookup(user);
     if (found) return found;
   }
-  await succeeds('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', 'reverie']);
+  await succeeds('useradd', [
+    '--system',
+    '--no-create-home',
+    '--shell',
+    '/usr/sbin/nologin',
+    'reverie',
+  ]);
   const created = await lookup('reverie');
   if (created) return created;
   throw new StackPrerequisiteError(
@@ -58,8 +67,9 @@ async function lookup(user: string): Promise<RunAsUser | undefined> {
 }
 
 function output(command: string, args: string[]): Promise<string | undefined> {
-  return new Promise((resolve) =>
-    execFile(command, args, (err, stdout) => resolve(err ? undefined : stdout.trim())),
+  return execFileAsync(command, args).then(
+    ({ stdout }) => stdout.trim(),
+    () => undefined,
   );
 }
 

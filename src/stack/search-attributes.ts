@@ -18,7 +18,10 @@ export function searchAttributeFlags(): string[] {
  * an external server works like the embedded one. Safe to run concurrently:
  * "already exists" counts as success.
  */
-export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+export async function ensureSearchAttributes(
+  connection: Connection,
+  namespace: string,
+): Promise<void> {
   const listed = await connection.operatorService.listSearchAttributes({ namespace });
   const present = new Set([
     ...Object.keys(listed.customAttributes ?? {}),
@@ -33,6 +36,6 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
       searchAttributes: Object.fromEntries(missing.map((name) => [name, keyword])),
     });
   } catch (err) {
-    if (!(isGrpcServiceError(err) && err.code === GRPC_ALREADY_EXISTS)) throw err;
+    if (!(isGrpcServiceError(err) && Number(err.code) === GRPC_ALREADY_EXISTS)) throw err;
   }
 }

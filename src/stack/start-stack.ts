@@ -1,9 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { stackLayout } from './layout';
-import { startPostgres, waitForPostgres, type RunningPostgres } from './postgres';
+import { startPostgres, waitForPostgres } from './postgres';
 import { provisionTools } from './provision';
 import { ensureSearchAttributes } from './search-attributes';
-import { startTemporal, waitForTemporal, type RunningTemporal } from './temporal';
+import { startTemporal, waitForTemporal } from './temporal';
 import { removeStaleTestInstances } from './test-instances';
 
 /** Ports `reverie dev` uses when they are free, so bookmarks and tools keep working. */
@@ -58,7 +58,13 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
 
   const [postgres, temporal] = await Promise.allSettled([
     options.databaseUrl === undefined
-      ? startPostgres({ tools, layout, mode: options.mode, preferredPort: dev ? DEV_PORTS.postgres : undefined, log })
+      ? startPostgres({
+          tools,
+          layout,
+          mode: options.mode,
+          preferredPort: dev ? DEV_PORTS.postgres : undefined,
+          log,
+        })
       : waitForPostgres(options.databaseUrl).then(() => undefined),
     options.temporalAddress === undefined
       ? startTemporal({
@@ -66,12 +72,14 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
           layout,
           mode: options.mode,
           namespace,
-          preferredPorts: dev ? { frontend: DEV_PORTS.temporal, ui: DEV_PORTS.temporalUi } : undefined,
+          preferredPorts: dev
+            ? { frontend: DEV_PORTS.temporal, ui: DEV_PORTS.temporalUi }
+            : undefined,
         })
       : prepareExternalTemporal(options.temporalAddress, namespace).then(() => undefined),
   ]);
   const started = [postgres, temporal].flatMap((r) =>
-    r.status === 'fulfilled' && r.value ? [r.value as RunningPostgres | RunningTemporal] : [],
+    r.status === 'fulfilled' && r.value ? [r.value] : [],
   );
   const failure = [postgres, temporal].find((r) => r.status === 'rejected');
   if (failure) {

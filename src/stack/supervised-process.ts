@@ -80,7 +80,16 @@ export function watchdogArgs(
   const graceSeconds = Math.max(1, Math.ceil(graceMs / 1000));
   const signalName = stopSignal.replace(/^SIG/, '');
   // "$0" of the script: names the shell in `ps` output.
-  return ['-c', WATCHDOG_SCRIPT, 'reverie-watchdog', String(parentPid), signalName, String(graceSeconds), command, ...args];
+  return [
+    '-c',
+    WATCHDOG_SCRIPT,
+    'reverie-watchdog',
+    String(parentPid),
+    signalName,
+    String(graceSeconds),
+    command,
+    ...args,
+  ];
 }
 
 /**
@@ -93,13 +102,17 @@ export async function startSupervised(options: SuperviseOptions): Promise<Superv
   const out = openSync(options.logFile, 'w');
   let child;
   try {
-    child = spawn('/bin/sh', watchdogArgs(process.pid, stopSignal, graceMs, options.command, options.args), {
-      // Own process group: signals reach every server process, and a Ctrl-C
-      // in the terminal reaches only us, so we decide the shutdown order.
-      detached: true,
-      stdio: ['ignore', out, out],
-      env: options.env ?? process.env,
-    });
+    child = spawn(
+      '/bin/sh',
+      watchdogArgs(process.pid, stopSignal, graceMs, options.command, options.args),
+      {
+        // Own process group: signals reach every server process, and a Ctrl-C
+        // in the terminal reaches only us, so we decide the shutdown order.
+        detached: true,
+        stdio: ['ignore', out, out],
+        env: options.env ?? process.env,
+      },
+    );
   } finally {
     closeSync(out);
   }

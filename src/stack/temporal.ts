@@ -73,7 +73,11 @@ export async function startTemporal(options: TemporalOptions): Promise<RunningTe
   const proc = await startSupervised({
     name: 'temporal',
     command: tools.temporalCli,
-    args: temporalDevServerArgs({ port, uiPort, dbFilename: mode === 'dev' ? layout.temporalDevDb : undefined }),
+    args: temporalDevServerArgs({
+      port,
+      uiPort,
+      dbFilename: mode === 'dev' ? layout.temporalDevDb : undefined,
+    }),
     logFile,
     stopSignal: 'SIGTERM',
   });
@@ -98,9 +102,17 @@ export async function startTemporal(options: TemporalOptions): Promise<RunningTe
   } catch (err) {
     const tail = await proc.logTail(2000);
     await stop();
-    throw new Error(`Temporal did not start (${(err as Error).message}); log ${logFile}:\n${tail}`, { cause: err });
+    throw new Error(
+      `Temporal did not start (${(err as Error).message}); log ${logFile}:\n${tail}`,
+      { cause: err },
+    );
   }
-  return { address, uiUrl: uiPort === undefined ? undefined : `http://127.0.0.1:${uiPort}`, process: proc, stop };
+  return {
+    address,
+    uiUrl: uiPort === undefined ? undefined : `http://127.0.0.1:${uiPort}`,
+    process: proc,
+    stop,
+  };
 }
 
 /**

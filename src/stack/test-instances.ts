@@ -13,7 +13,10 @@ export function instanceName(mode: 'dev' | 'test', pid = process.pid): string {
 }
 
 /** Whether `fileName` belongs to a test instance of a process that no longer exists. */
-export function isStaleTestFile(fileName: string, alive: (pid: number) => boolean = isAlive): boolean {
+export function isStaleTestFile(
+  fileName: string,
+  alive: (pid: number) => boolean = isAlive,
+): boolean {
   const match = /^(?:postgres-|temporal-)?test-(\d+)(?:\.log|\.initdb-\d+)?$/.exec(fileName);
   return match !== null && !alive(Number(match[1]));
 }
@@ -23,7 +26,9 @@ export async function removeStaleTestInstances(layout: StackLayout): Promise<voi
   for (const dir of [layout.pgDir, layout.logsDir]) {
     const names = await readdir(dir).catch(() => [] as string[]);
     await Promise.all(
-      names.filter((n) => isStaleTestFile(n)).map((n) => rm(path.join(dir, n), { recursive: true, force: true })),
+      names
+        .filter((n) => isStaleTestFile(n))
+        .map((n) => rm(path.join(dir, n), { recursive: true, force: true })),
     );
   }
 }

@@ -18,9 +18,9 @@ describe('embedded stack', () => {
                 current_database() as db,
                 current_setting('server_version_num')::int as version`,
       );
-      expect(rows[0]!.distance).toBe(1);
-      expect(rows[0]!.db).toBe('reverie');
-      expect(Math.floor(rows[0]!.version / 10_000)).toBeGreaterThanOrEqual(16);
+      expect(rows[0].distance).toBe(1);
+      expect(rows[0].db).toBe('reverie');
+      expect(Math.floor(rows[0].version / 10_000)).toBeGreaterThanOrEqual(16);
     } finally {
       await client.end();
     }
@@ -33,7 +33,9 @@ describe('embedded stack', () => {
       expect(info.serverVersion).toBeTruthy();
       // Idempotent: registering again is a no-op.
       await ensureSearchAttributes(connection, 'default');
-      const listed = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+      const listed = await connection.operatorService.listSearchAttributes({
+        namespace: 'default',
+      });
       for (const name of REVERIE_SEARCH_ATTRIBUTES) {
         expect(listed.customAttributes).toHaveProperty(name);
       }
@@ -70,7 +72,7 @@ describe('embedded stack', () => {
     });
     const groups = await new Promise<number[]>((resolve, reject) => {
       let out = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
+      child.stdout.on('data', (chunk: Buffer) => {
         out += chunk.toString();
         if (out.includes('\n')) resolve(JSON.parse(out) as number[]);
       });

@@ -39,7 +39,9 @@ export default async function globalSetup(): Promise<void> {
   // Workers are forked after global setup, so they inherit these.
   Object.assign(process.env, env);
   await writeFile(stackLayout(PROJECT_ROOT).testStackFile, `${JSON.stringify(env, null, 2)}\n`);
-  log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s (temporal ${env.TEMPORAL_ADDRESS}, postgres ${env.DATABASE_URL})`);
+  log(
+    `ready in ${((Date.now() - started) / 1000).toFixed(1)}s (temporal ${env.TEMPORAL_ADDRESS}, postgres ${env.DATABASE_URL})`,
+  );
 }
 
 async function applyMigrations(stack: Stack): Promise<void> {

@@ -10,7 +10,12 @@ export interface TestStackEnv {
   TEMPORAL_CLI_PATH: string;
 }
 
-const KEYS = ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'TEMPORAL_TEST_SERVER_PATH', 'TEMPORAL_CLI_PATH'] as const;
+const KEYS = [
+  'TEMPORAL_ADDRESS',
+  'DATABASE_URL',
+  'TEMPORAL_TEST_SERVER_PATH',
+  'TEMPORAL_CLI_PATH',
+] as const;
 
 /** Project root, for `.reverie/` and the migrations. */
 export const PROJECT_ROOT = path.resolve(__dirname, '../..');
@@ -26,8 +31,12 @@ export function testStackEnv(): TestStackEnv {
     return Object.fromEntries(KEYS.map((k) => [k, process.env[k]!])) as unknown as TestStackEnv;
   }
   try {
-    return JSON.parse(readFileSync(stackLayout(PROJECT_ROOT).testStackFile, 'utf8')) as TestStackEnv;
+    return JSON.parse(
+      readFileSync(stackLayout(PROJECT_ROOT).testStackFile, 'utf8'),
+    ) as TestStackEnv;
   } catch {
-    throw new Error('no test stack: run integration tests through jest (test/setup/global-setup.ts starts it)');
+    throw new Error(
+      'no test stack: run integration tests through jest (test/setup/global-setup.ts starts it)',
+    );
   }
 }

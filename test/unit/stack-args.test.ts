@@ -7,9 +7,22 @@ import { instanceName, isStaleTestFile } from '../../src/stack/test-instances';
 
 describe('temporalDevServerArgs', () => {
   it('runs a persistent dev server with the UI', () => {
-    const args = temporalDevServerArgs({ port: 7233, uiPort: 8233, dbFilename: '/p/.reverie/temporal-dev.db' });
-    expect(args.slice(0, 6)).toEqual(['server', 'start-dev', '--ip', '127.0.0.1', '--port', '7233']);
-    expect(args).toEqual(expect.arrayContaining(['--ui-port', '8233', '--db-filename', '/p/.reverie/temporal-dev.db']));
+    const args = temporalDevServerArgs({
+      port: 7233,
+      uiPort: 8233,
+      dbFilename: '/p/.reverie/temporal-dev.db',
+    });
+    expect(args.slice(0, 6)).toEqual([
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      '7233',
+    ]);
+    expect(args).toEqual(
+      expect.arrayContaining(['--ui-port', '8233', '--db-filename', '/p/.reverie/temporal-dev.db']),
+    );
     expect(args).not.toContain('--headless');
     expect(args.join(' ')).toContain('--log-level error');
   });
@@ -37,23 +50,36 @@ describe('postgres arguments', () => {
   });
 
   it('turns off fsync for throwaway test instances', () => {
-    const args = postgresArgs({ dataDir: '/d', port: 5555, socketDir: '/tmp/s', durable: false }).join(' ');
+    const args = postgresArgs({
+      dataDir: '/d',
+      port: 5555,
+      socketDir: '/tmp/s',
+      durable: false,
+    }).join(' ');
     expect(args).toContain('-c fsync=off');
     expect(args).toContain('-c synchronous_commit=off');
   });
 
   it('initialises with the postgres superuser and trust auth', () => {
-    expect(initdbArgs('/d')).toEqual(expect.arrayContaining(['-D', '/d', '-U', 'postgres', '--auth=trust']));
+    expect(initdbArgs('/d')).toEqual(
+      expect.arrayContaining(['-D', '/d', '-U', 'postgres', '--auth=trust']),
+    );
   });
 });
 
 describe('runAsCommand', () => {
   it('leaves the command alone when no user is needed', () => {
-    expect(runAsCommand(undefined, '/bin/postgres', ['-D', 'x'])).toEqual({ command: '/bin/postgres', args: ['-D', 'x'] });
+    expect(runAsCommand(undefined, '/bin/postgres', ['-D', 'x'])).toEqual({
+      command: '/bin/postgres',
+      args: ['-D', 'x'],
+    });
   });
 
   it('drops to the given uid/gid with setpriv, clearing groups', () => {
-    const cmd = runAsCommand({ user: 'nobody', uid: 65534, gid: 65534 }, '/bin/postgres', ['-D', 'x']);
+    const cmd = runAsCommand({ user: 'nobody', uid: 65534, gid: 65534 }, '/bin/postgres', [
+      '-D',
+      'x',
+    ]);
     expect(cmd).toEqual({
       command: 'setpriv',
       args: ['--reuid=65534', '--regid=65534', '--clear-groups', '--', '/bin/postgres', '-D', 'x'],
@@ -65,7 +91,15 @@ describe('watchdogArgs', () => {
   it('passes parent pid, signal name and grace seconds before the command', () => {
     const args = watchdogArgs(123, 'SIGINT', 15_000, '/bin/postgres', ['-D', 'x']);
     expect(args[0]).toBe('-c');
-    expect(args.slice(2)).toEqual(['reverie-watchdog', '123', 'INT', '15', '/bin/postgres', '-D', 'x']);
+    expect(args.slice(2)).toEqual([
+      'reverie-watchdog',
+      '123',
+      'INT',
+      '15',
+      '/bin/postgres',
+      '-D',
+      'x',
+    ]);
   });
 
   it('never uses a zero grace period', () => {

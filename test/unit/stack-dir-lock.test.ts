@@ -21,7 +21,7 @@ describe('withDirLock', () => {
       });
     await Promise.all([holder('a'), holder('b')]);
     expect(events).toHaveLength(4);
-    expect(events[0]!.split(':')[0]).toBe(events[1]!.split(':')[0]);
+    expect(events[0].split(':')[0]).toBe(events[1].split(':')[0]);
   });
 
   it('takes over a lock left by a dead process', async () => {
@@ -37,7 +37,9 @@ describe('withDirLock', () => {
     await mkdir(lock);
     await writeFile(path.join(lock, 'owner'), `${process.pid}@${os.hostname()}`);
     const onWait = jest.fn();
-    await expect(withDirLock(lock, async () => 'ran', { timeoutMs: 300, onWait })).rejects.toThrow(/timed out/);
+    await expect(withDirLock(lock, async () => 'ran', { timeoutMs: 300, onWait })).rejects.toThrow(
+      /timed out/,
+    );
     expect(onWait).toHaveBeenCalledTimes(1);
   });
 });

@@ -9,7 +9,10 @@ import {
 } from '../../src/stack/prerequisites';
 import { provisionTools } from '../../src/stack/provision';
 
-const healthy: PrerequisiteFacts = { python: { status: 'ok', version: '3.11' }, freeBytes: 10 * 1024 ** 3 };
+const healthy: PrerequisiteFacts = {
+  python: { status: 'ok', version: '3.11' },
+  freeBytes: 10 * 1024 ** 3,
+};
 
 function expectOneSentence(message: string | undefined): void {
   expect(message).toBeDefined();
@@ -36,7 +39,10 @@ describe('describePrerequisiteProblem', () => {
   });
 
   it('rejects a python older than 3.9', () => {
-    const message = describePrerequisiteProblem({ ...healthy, python: { status: 'ok', version: '3.8' } });
+    const message = describePrerequisiteProblem({
+      ...healthy,
+      python: { status: 'ok', version: '3.8' },
+    });
     expectOneSentence(message);
     expect(message).toContain('3.8');
   });
@@ -58,7 +64,10 @@ describe('provisionTools prerequisites', () => {
 
   it('fails with StackPrerequisiteError before installing anything when python3 is missing', async () => {
     const lines: string[] = [];
-    const attempt = provisionTools(root, { python: '/nonexistent/python3', log: (l) => lines.push(l) });
+    const attempt = provisionTools(root, {
+      python: '/nonexistent/python3',
+      log: (l) => lines.push(l),
+    });
     await expect(attempt).rejects.toBeInstanceOf(StackPrerequisiteError);
     await expect(attempt).rejects.toThrow(/needs python3/);
     expect(lines).toEqual([]);

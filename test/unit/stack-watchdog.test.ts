@@ -27,7 +27,11 @@ describe('watchdog', () => {
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
   it('passes the server exit code through', async () => {
-    const child = spawn('/bin/sh', watchdogArgs(process.pid, 'SIGTERM', 1000, '/bin/sh', ['-c', 'exit 3']), { stdio: 'ignore' });
+    const child = spawn(
+      '/bin/sh',
+      watchdogArgs(process.pid, 'SIGTERM', 1000, '/bin/sh', ['-c', 'exit 3']),
+      { stdio: 'ignore' },
+    );
     expect(await exitOf(child)).toBe(3);
   });
 
@@ -36,7 +40,10 @@ describe('watchdog', () => {
     const pidFile = path.join(dir, 'pid');
     const child = spawn(
       '/bin/sh',
-      watchdogArgs(parent.pid!, 'SIGTERM', 1000, '/bin/sh', ['-c', `echo $$ > ${pidFile}; exec sleep 30`]),
+      watchdogArgs(parent.pid!, 'SIGTERM', 1000, '/bin/sh', [
+        '-c',
+        `echo $$ > ${pidFile}; exec sleep 30`,
+      ]),
       { detached: true, stdio: 'ignore' },
     );
     const exited = exitOf(child);

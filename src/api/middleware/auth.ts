@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type Koa from 'koa';
 import { DEFAULT_TENANT_ID } from '../../config';
+import { hashApiKey } from '../../db/api-keys';
 import type { Pool } from '../../db/pool';
 import { maybeOne } from '../../db/sql';
 import { UnauthorizedError } from '../../errors';
@@ -9,11 +9,6 @@ export interface Principal {
   tenantId: string;
   scopes: string[];
   keyId: string | null;
-}
-
-/** sha256 of an API key: the only form in which keys are stored. */
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
 }
 
 /**

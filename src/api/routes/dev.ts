@@ -1,0 +1,15 @@
+import Router from '@koa/router';
+import { DEFAULT_TENANT_ID } from '../../config';
+import { createApiKey } from '../../db/api-keys';
+import type { ApiContext, ApiDeps, ApiState } from '../context';
+
+/** `GET /dev/token`: a development key for the default tenant (never in production). */
+export function devRouter(deps: ApiDeps): Router<ApiState> {
+  const router = new Router<ApiState>();
+  if (deps.config.production) return router;
+  router.get('/dev/token', async (ctx: ApiContext) => {
+    const { id, key } = await createApiKey(deps.pool, DEFAULT_TENANT_ID, { name: 'dev token', scopes: ['chat', 'files', 'admin'] });
+    ctx.body = { object: 'api_key', id, key, tenant_id: DEFAULT_TENANT_ID, scopes: ['chat', 'files', 'admin'] };
+  });
+  return router;
+}

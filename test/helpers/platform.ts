@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { DEFAULT_TENANT_ID, loadConfig, type Config } from '../../src/config';
+import { createApiKey } from '../../src/db/api-keys';
+import { createPool, type Pool } from '../../src/db/pool';
+import { createLogger } from '../../src/logger';
+import { startApi, type RunningApi } from '../../src/server';
+import { startWorker, type RunningWorker } from '../../src/worker';
+import { PROJECT_ROOT } from '../setup/stack-env';
+
+let bundlePath: Promise<string> | undefined;
+
+/** The workflow bundle, built once per test file (workers then start in ~0.5 s). */
+export function workflowBundle(): Promise<string> {
+  bundlePath ??= (async () => {
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows'),
+      logger: { log: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined, trace: () => undefined },
+    });
+    const dir = path.join(PROJECT_ROOT, '.reverie', 'bundles');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `workflows-${process.pid}-${randomUUID().slice(0, 8)}.js`);
+    await writeFile(file, code);
+    return file;
+  })();
+  return bundlePath;
+}
+
+/**
+ * Environment for a platform under test: the shared stack's addresses, a task
+ * queue of its own (so parallel test files never steal each other's tasks),
+ * and whatever the test overrides (e.g. LLM_BASE_URL of a fake provider).
+ */
+export async function platformEnv(overrides: Record<string, string> = {}): Promise<Record<string, string>> {
+  return {
+    ...(process.env as Record<string, string>),
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+    WORKFLOW_BUNDLE_PATH: await workflowBundle(),
+    SIMULATOR_TOKEN_DELAY_MS: '0',
+    EVENT_BATCH_MS: '10',
+    BLOB_DIR: path.join(PROJECT_ROOT, '.reverie', 'test-blobs'),
+    ...overrides,
+  };
+}
+
+export interface Platform {
+  url: string;
+  /** An API key of the default tenant. */
+  apiKey: string;
+  config: Config;
+  /** A pool for assertions against the database. */
+  pool: Pool;
+  api: RunningApi;
+  worker: RunningWorker;
+  close(): Promise<void>;
+}
+
+/** API and worker in this process, on the shared stack. */
+export async function startPlatform(overrides: Record<string, string> = {}): Promise<Platform> {
+  const env = await platformEnv(overrides);
+  const config = loadConfig(env, false);
+  const log = createLogger(config.logLevel);
+  const worker = await startWorker(config, log);
+  const api = await startApi(config, log);
+  const pool = createPool(config.databaseUrl!, 4);
+  const { key } = await createApiKey(pool, DEFAULT_TENANT_ID, { name: 'test' });
+  return {
+    url: api.url,
+    apiKey: key,
+    config,
+    pool,
+    api,
+    worker,
+    async close() {
+      await api.close();
+      await worker.shutdown();
+      await pool.end();
+    },
+  };
+}
+
+/** A `reverie api` or `reverie worker` as a real process, to kill -9 in crash tests. */
+export interface ReverieProcess {
+  child: ChildProcess;
+  /** For `api`: its base URL once listening. */
+  url?: string;
+  output: () => string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function spawnReverie(
+  command: 'api' | 'worker',
+  env: Record<string, string>,
+): Promise<ReverieProcess> {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'reverie.js'), command], {
+    cwd: PROJECT_ROOT,
+    env: { ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = new Promise<string | undefined>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const listening = /"url":"(http:\/\/[^"]+)".*"msg":"api listening"/.exec(output);
+      if (command === 'api' && listening) resolve(listening[1]);
+      if (command === 'worker' && output.includes('"msg":"worker started"')) resolve(undefined);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`reverie ${command} exited (${code}) before it was ready:\n${output}`)));
+  });
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`reverie ${command} not ready in 60 s:\n${output}`)), 60_000).unref(),
+  );
+  const url = await Promise.race([ready, timeout]);
+  return {
+    child,
+    url,
+    output: () => output,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** A pool on the shared stack's database. */
+export function testPool(): Pool {
+  return createPool(process.env.DATABASE_URL!, 4);
+}
