@@ -93,7 +93,6 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   const recentRunIds: string[] = [...(input.carried?.recentRunIds ?? [])];
   let current: QueuedTurn | null = null;
   let turnsInThisRun = 0;
-  const cancelledWhileQueued: string[] = [];
 
   const known = (runId: string) =>
     current?.runId === runId || queue.some((t) => t.runId === runId) || recentRunIds.includes(runId);
@@ -129,7 +128,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     },
   );
 
-  setHandler(cancelRunSignal, ({ runId, reason }) => {
+  setHandler(cancelRunSignal, async ({ runId, reason }) => {
     if (current?.runId === runId) {
       stopCurrent(reason);
       return;
@@ -137,7 +136,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     const index = queue.findIndex((t) => t.runId === runId);
     if (index >= 0) {
       queue.splice(index, 1);
-      cancelledWhileQueued.push(runId);
+      // Settled right away, not behind the running turn.
+      await persist.abortTurn({ runId, status: 'cancelled' });
     }
   });
 
@@ -148,17 +148,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   }));
 
   for (;;) {
-    const gotWork = await condition(
-      () => queue.length > 0 || cancelledWhileQueued.length > 0,
-      input.idleTimeoutMs ?? 60 * 60 * 1000,
-    );
-    while (cancelledWhileQueued.length > 0) {
-      await persist.abortTurn({ runId: cancelledWhileQueued.shift()!, status: 'cancelled' });
-    }
+    const gotWork = await condition(() => queue.length > 0, input.idleTimeoutMs ?? 60 * 60 * 1000);
     if (!gotWork) {
       // Idle: finish, unless a turn slipped in while handlers were finishing.
       await condition(allHandlersFinished);
-      if (queue.length === 0 && cancelledWhileQueued.length === 0) return;
+      if (queue.length === 0) return;
       continue;
     }
     const next = queue.shift();

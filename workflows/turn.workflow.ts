@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   defineSignal,
   isCancellation,
   proxyActivities,
@@ -56,6 +57,8 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
         }
       }
     });
+    // A stop that raced the last step's completion still wins.
+    if (stopReason) throw new CancelledFailure(stopReason);
     await persist.completeTurn({ runId, messageId: answer.messageId, finishReason: answer.finishReason });
     return 'succeeded';
   } catch (err) {

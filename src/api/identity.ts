@@ -22,10 +22,20 @@ export function sessionIdHeader(ctx: ApiContext): string | undefined {
   return raw.toLowerCase();
 }
 
-/** A path id that must be a UUID (a malformed id is 400, per the contract). */
-export function uuidParam(value: string | undefined, name = 'id'): string {
-  if (!value || !Uuid.safeParse(value).success) throw new InvalidRequestError(`${name} must be a UUID`);
-  return value.toLowerCase();
+/**
+ * A path id that must be a UUID (a malformed id is 400, per the contract).
+ * @param name how the message names it, e.g. `session id`
+ * @param path the parameter, reported as the zod issue's path in `details`
+ * @throws InvalidRequestError with the zod issues in `details`
+ */
+export function uuidParam(value: string | undefined, name = 'id', path = 'id'): string {
+  const parsed = Uuid.safeParse(value);
+  if (!parsed.success) {
+    throw new InvalidRequestError(`${name} must be a UUID`, {
+      issues: parsed.error.issues.map((i) => ({ path: [path, ...i.path].join('.'), message: i.message, code: i.code })),
+    });
+  }
+  return parsed.data.toLowerCase();
 }
 
 export function idempotencyKey(ctx: ApiContext): string | undefined {

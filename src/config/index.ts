@@ -6,9 +6,22 @@ import { z } from 'zod';
  * An invalid value stops start-up with a message naming the variable.
  */
 
-const bool = z
+/** An empty variable (`PORT=` in a `.env`) means unset, never 0 or false. */
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+const boolean = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** A boolean variable; blank or absent → `fallback`. */
+const flag = (fallback: boolean) => z.preprocess(blankToUndefined, boolean.default(fallback));
+/** A boolean variable whose default is decided later (blank or absent → undefined). */
+const optionalFlag = z.preprocess(blankToUndefined, boolean.optional());
+
+/** An integer variable in [min, max]; blank or absent → `fallback`. */
+function integer(min: number, fallback: number, max = Number.MAX_SAFE_INTEGER) {
+  return z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
+}
 
 const optionalString = z
   .string()
@@ -18,45 +31,47 @@ const optionalString = z
 const fallbackList = z
   .string()
   .default('')
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean)
-      .map((entry) => {
-        // `model` (same endpoint as the primary) or `model@https://other/v1`.
-        const at = entry.indexOf('@');
-        return at === -1
-          ? { model: entry, baseURL: undefined }
-          : { model: entry.slice(0, at), baseURL: entry.slice(at + 1) };
-      }),
-  );
+  .transform((v, ctx) => {
+    const entries: { model: string; baseURL: string | undefined }[] = [];
+    for (const entry of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+      // `model` (same endpoint as the primary) or `model@https://other/v1`.
+      const at = entry.indexOf('@');
+      const model = at === -1 ? entry : entry.slice(0, at).trim();
+      const baseURL = at === -1 ? undefined : entry.slice(at + 1).trim();
+      if (!model || (baseURL !== undefined && !URL.canParse(baseURL))) {
+        ctx.addIssue({ code: 'custom', message: `"${entry}" is not "model" or "model@https://host/v1"` });
+        return z.NEVER;
+      }
+      entries.push({ model, baseURL });
+    }
+    return entries;
+  });
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: integer(0, 8080, 65535),
   HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PUBLIC_URL: optionalString,
 
   DATABASE_URL: optionalString,
-  DATABASE_POOL_MAX: z.coerce.number().int().min(1).default(10),
+  DATABASE_POOL_MAX: integer(1, 10),
 
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default('reverie'),
   TEMPORAL_UI_URL: z.string().default('http://localhost:8233'),
   TEMPORAL_API_KEY: optionalString,
-  TEMPORAL_TLS: bool.default(false),
+  TEMPORAL_TLS: flag(false),
 
   OPENAI_API_KEY: optionalString,
   LLM_BASE_URL: optionalString,
   LLM_MODEL: z.string().default('gpt-4o-mini'),
   LLM_FALLBACKS: fallbackList,
-  LLM_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
-  SIMULATOR_TOKEN_DELAY_MS: z.coerce.number().int().min(0).default(15),
+  LLM_TIMEOUT_MS: integer(100, 120_000),
+  SIMULATOR_TOKEN_DELAY_MS: integer(0, 15),
 
-  EMBEDDING_DIM: z.coerce.number().int().min(2).max(4000).default(384),
+  EMBEDDING_DIM: integer(2, 384, 4000),
 
   BLOB_DRIVER: z.enum(['fs', 's3']).default('fs'),
   BLOB_DIR: z.string().default('.reverie/blobs'),
@@ -64,15 +79,15 @@ const envSchema = z.object({
   S3_PREFIX: z.string().default(''),
   S3_ENDPOINT: optionalString,
   S3_REGION: z.string().default('us-east-1'),
-  S3_FORCE_PATH_STYLE: bool.default(true),
+  S3_FORCE_PATH_STYLE: flag(true),
 
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
-  ALLOW_ANONYMOUS: bool.optional(),
-  SSE_KEEPALIVE_MS: z.coerce.number().int().min(100).default(15_000),
-  EVENT_BATCH_MS: z.coerce.number().int().min(0).default(25),
-  EVENT_BATCH_MAX: z.coerce.number().int().min(1).default(64),
-  TURN_MAX_STEPS: z.coerce.number().int().min(1).max(50).default(6),
-  SESSION_TURNS_BEFORE_CONTINUE_AS_NEW: z.coerce.number().int().min(1).default(100),
+  MAX_BODY_BYTES: integer(1024, 1_048_576),
+  ALLOW_ANONYMOUS: optionalFlag,
+  SSE_KEEPALIVE_MS: integer(100, 15_000),
+  EVENT_BATCH_MS: integer(0, 25),
+  EVENT_BATCH_MAX: integer(1, 64),
+  TURN_MAX_STEPS: integer(1, 6, 50),
+  SESSION_TURNS_BEFORE_CONTINUE_AS_NEW: integer(1, 100),
   WORKFLOW_BUNDLE_PATH: optionalString,
   SYSTEM_PROMPT: z.string().default('You are reverie, a helpful assistant. Be concise.'),
 });

@@ -73,3 +73,12 @@ export async function readRunEvents(
   );
   return res.rows;
 }
+
+/** The seq of the run's `done` event (its log's last word), or undefined while the run goes on. */
+export async function readDoneSeq(db: Pick<pg.Pool, 'query'>, runId: string): Promise<number | undefined> {
+  const res = await db.query<{ seq: string }>(
+    `select seq from run_events where run_id = $1 and type = 'done' order by seq limit 1`,
+    [runId],
+  );
+  return res.rows.length > 0 ? Number(res.rows[0].seq) : undefined;
+}

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { EventHub } from './event-hub';
-import { readRunEvents } from './event-log';
+import { readDoneSeq, readRunEvents } from './event-log';
 import type { RunEvent } from './types';
 
 export interface RunEventStreamOptions {
@@ -18,7 +18,8 @@ export interface RunEventStreamOptions {
 }
 
 /**
- * Replay a run's events after `afterSeq`, then tail new ones until `done`.
+ * Replay a run's events after `afterSeq`, then tail new ones until `done`
+ * (at once when `afterSeq` is already at or past `done`).
  * The waker is registered before each read, so an event committed between the
  * read and the wait is never missed.
  */
@@ -35,6 +36,12 @@ export async function* streamRunEvents(options: RunEventStreamOptions): AsyncGen
   const onAbort = () => wake?.();
   signal?.addEventListener('abort', onAbort);
   try {
+    // A reader resuming at or past `done` has the whole log already: nothing will
+    // ever follow, so end now instead of tailing a finished run forever.
+    if (cursor > 0) {
+      const doneSeq = await readDoneSeq(pool, runId);
+      if (doneSeq !== undefined && cursor >= doneSeq) return;
+    }
     let idleSince = Date.now();
     while (!signal?.aborted) {
       if (pending) {

@@ -149,6 +149,8 @@ async function streamFromTarget(
     }
     if (choice.finish_reason) finishReason = choice.finish_reason;
   }
+  // An aborted SDK stream ends its loop quietly: that is not an answer.
+  if (signal?.aborted) throw signal.reason ?? new Error('aborted');
   const toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => c);
   return {
     text,

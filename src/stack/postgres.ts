@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { isAlive } from './dir-lock';
 import { pickPort } from './free-port';
 import type { StackLayout } from './layout';
 import type { ToolPaths } from './provision';
@@ -20,6 +21,8 @@ export const DATABASE_NAME = 'reverie';
 export const SUPERUSER = 'postgres';
 
 const READY_TIMEOUT_MS = 30_000;
+/** Socket dirs are `<tmp>/reverie-pg-<pid>-XXXXXX`; the pid lets a later start remove leftovers. */
+const SOCKET_DIR_PREFIX = 'reverie-pg-';
 
 /** Options for {@link startPostgres}. */
 export interface PostgresOptions {
@@ -107,13 +110,14 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   await mkdir(layout.logsDir, { recursive: true });
   await mkdir(layout.pgDir, { recursive: true });
   // The unprivileged user must be able to reach its data dir whatever our umask.
-  await chmod(layout.pgDir, 0o755);
+  if (runAs) await Promise.all([chmod(layout.dir, 0o755), chmod(layout.pgDir, 0o755)]);
 
   await checkBinariesReachable(tools.pgBinDir, runAs);
   if (mode === 'test') await rm(dataDir, { recursive: true, force: true });
   await initdbOnce(tools.pgBinDir, dataDir, runAs, options.log);
 
-  const socketDir = await mkdtemp(path.join(os.tmpdir(), 'reverie-pg-'));
+  await removeStaleSocketDirs();
+  const socketDir = await mkdtemp(path.join(os.tmpdir(), `${SOCKET_DIR_PREFIX}${process.pid}-`));
   if (runAs) await chown(socketDir, runAs.uid, runAs.gid);
   const port = await pickPort(options.preferredPort);
   const server = runAsCommand(
@@ -246,6 +250,20 @@ async function checkBinariesReachable(
       { cause: err },
     );
   }
+}
+
+/** Socket dirs of processes killed before they could clean up (kill -9). */
+async function removeStaleSocketDirs(): Promise<void> {
+  const tmp = os.tmpdir();
+  const names = await readdir(tmp).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((n) => {
+        const match = new RegExp(`^${SOCKET_DIR_PREFIX}(\\d+)-`).exec(n);
+        return match !== null && !isAlive(Number(match[1]));
+      })
+      .map((n) => rm(path.join(tmp, n), { recursive: true, force: true })),
+  );
 }
 
 async function chownTreeIfNeeded(dir: string, runAs: RunAsUser): Promise<void> {

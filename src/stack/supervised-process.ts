@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { guardProcessGroup } from './exit-guard';
 import { readTail } from './read-tail';
 
@@ -46,7 +46,7 @@ export interface SuperviseOptions {
   name: string;
   command: string;
   args: readonly string[];
-  /** stdout and stderr go here (truncated at start), so no pipe can fill up or break. */
+  /** stdout and stderr are appended here, so no pipe can fill up or break when we exit. */
   logFile: string;
   env?: NodeJS.ProcessEnv;
   /** The signal that asks the server for a quick clean shutdown. @default 'SIGTERM' */
@@ -99,7 +99,9 @@ export function watchdogArgs(
 export async function startSupervised(options: SuperviseOptions): Promise<SupervisedProcess> {
   const stopSignal = options.stopSignal ?? 'SIGTERM';
   const graceMs = options.graceMs ?? 10_000;
-  const out = openSync(options.logFile, 'w');
+  // Append, never truncate: a second start that fails must not wipe a running server's log.
+  const out = openSync(options.logFile, 'a');
+  writeSync(out, `--- ${new Date().toISOString()} ${options.command} ${options.args.join(' ')}\n`);
   let child;
   try {
     child = spawn(

@@ -66,7 +66,7 @@ describe('watchdog', () => {
     expect(isAlive(proc.pgid)).toBe(true);
     expect(await waitUntil(() => existsSync(path.join(dir, 'log')), 1_000)).toBe(true);
     await waitUntil(() => false, 300); // give the echo time to land
-    expect(await proc.logTail()).toBe('started');
+    expect(await proc.logTail()).toMatch(/\nstarted$/);
     await Promise.all([proc.stop(), proc.stop()]);
     expect(proc.hasExited()).toBe(true);
     await proc.stop();

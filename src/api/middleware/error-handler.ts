@@ -10,8 +10,15 @@ export function errorHandler(maxBodyBytes: number) {
   return async function errorHandlerMiddleware(ctx: Koa.Context, next: Koa.Next) {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new AppError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+      // Statuses set without a body (no route, the router's 405/501) get the contract shape too.
+      if (ctx.body === undefined || ctx.body === null) {
+        if (ctx.status === 404) throw new AppError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+        if (ctx.status === 405) {
+          throw new AppError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`, {
+            allowed: ctx.response.get('Allow').split(/,\s*/).filter(Boolean),
+          });
+        }
+        if (ctx.status === 501) throw new AppError(501, 'not_implemented', `${ctx.method} is not supported`, undefined, { expose: true });
       }
     } catch (raw) {
       const err = toAppError(raw, maxBodyBytes);

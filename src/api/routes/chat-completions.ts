@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { getRun, type RunRow } from '../../db/runs';
+import { FINISHED_STATUSES, getRun, type RunRow } from '../../db/runs';
 import { getMessage } from '../../db/messages';
 import { streamRunEvents } from '../../events/run-event-stream';
 import { AppError, InvalidRequestError } from '../../errors';
@@ -124,9 +124,13 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
     const finished = await waitForRun(deps, run);
     ctx.set(headers);
     if (finished.status === 'failed') {
-      throw new AppError(502, finished.error?.code ?? 'provider_error', finished.error?.message ?? 'the turn failed', {
-        run_id: run.id,
-      });
+      throw new AppError(
+        502,
+        finished.error?.code ?? 'provider_error',
+        finished.error?.message ?? 'the turn failed',
+        { run_id: run.id },
+        { expose: true },
+      );
     }
     const message = finished.message_id
       ? await getMessage(deps.pool, finished.tenant_id, finished.message_id)
@@ -156,6 +160,8 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
 
 /** Wait until the run's log reaches `done`, then return the finished run. */
 export async function waitForRun(deps: ApiDeps, run: RunRow, signal?: AbortSignal): Promise<RunRow> {
+  // `done` of a finished run is at or before its last_seq: already there.
+  if (FINISHED_STATUSES.includes(run.status)) return run;
   for await (const event of streamRunEvents({ pool: deps.pool, hub: deps.hub, runId: run.id, afterSeq: run.last_seq, signal })) {
     if (event.type === 'done') break;
   }

@@ -110,8 +110,9 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   });
 
   router.patch('/:id', async (ctx: ApiContext) => {
+    const id = uuidParam(ctx.params.id, 'session id');
     const body = parseInput(PatchBody, requestBody(ctx) ?? {}, 'session update');
-    const updated = await updateSession(deps.pool, ctx.state.principal.tenantId, uuidParam(ctx.params.id, 'session id'), body);
+    const updated = await updateSession(deps.pool, ctx.state.principal.tenantId, id, body);
     if (!updated) throw new NotFoundError('session');
     ctx.body = sessionJson(updated);
   });

@@ -1,0 +1,64 @@
+/**
+ * `npm run bench [-- [--quick] [--strict] [scenario ...]]`: start the platform
+ * in this process, run the chosen scenarios (all by default) against their
+ * baselines, print the table and write `results/bench-<date>.{md,json}`.
+ */
+import path from 'node:path';
+import { PROFILES, ROOT, progress, startBench, type Bench, type Row } from './harness';
+import { machine, table, writeReport, type Report } from './report';
+import { footprint } from './scenarios/footprint';
+import { health } from './scenarios/health';
+import { throughput } from './scenarios/throughput';
+import { ttft } from './scenarios/ttft';
+
+/** In run order: footprint last, since it reports memory after the others. */
+const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = { ttft, throughput, health, footprint };
+
+const USAGE = `usage: npm run bench -- [--quick] [--strict] [${Object.keys(SCENARIOS).join('|')} ...]
+  --quick   small workloads, about 2-3 minutes
+  --strict  exit 1 when a target is missed`;
+
+export async function main(argv: string[]): Promise<number> {
+  const flags = argv.filter((a) => a.startsWith('-'));
+  const names = argv.filter((a) => !a.startsWith('-'));
+  const unknown = [
+    ...flags.filter((f) => !['--quick', '--strict'].includes(f)),
+    ...names.filter((n) => !(n in SCENARIOS)),
+  ];
+  if (unknown.length > 0 || flags.includes('--help')) {
+    process.stderr.write(`${unknown.length ? `unknown: ${unknown.join(' ')}\n` : ''}${USAGE}\n`);
+    return 2;
+  }
+  const selected = Object.keys(SCENARIOS).filter((n) => names.length === 0 || names.includes(n));
+  const profile = PROFILES[flags.includes('--quick') ? 'quick' : 'full'];
+
+  const started = Date.now();
+  const bench = await startBench(profile);
+  const rows: Row[] = [];
+  try {
+    for (const name of selected) {
+      const t0 = Date.now();
+      progress(`${name}: running`);
+      rows.push(...(await SCENARIOS[name](bench)));
+      bench.completed.push(name);
+      progress(`${name}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    await bench.close();
+  }
+
+  const report: Report = {
+    date: new Date().toISOString().slice(0, 10),
+    command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+    profile,
+    machine: machine(),
+    durationSeconds: (Date.now() - started) / 1000,
+    rows,
+  };
+  process.stdout.write(`\n${table(rows)}\n\n`);
+  const files = await writeReport(path.join(ROOT, 'results'), report);
+  progress(`wrote ${files.map((f) => path.relative(ROOT, f)).join(', ')} (${report.durationSeconds.toFixed(0)} s)`);
+  const missed = rows.filter((r) => r.pass === false);
+  if (missed.length > 0) progress(`missed: ${missed.map((r) => `${r.scenario} ${r.metric}`).join('; ')}`);
+  return flags.includes('--strict') && missed.length > 0 ? 1 : 0;
+}
