@@ -71,7 +71,8 @@ export function startBareHealth(): Promise<Baseline> {
 }
 
 async function listen(app: Koa): Promise<Baseline> {
-  const server = http.createServer(app.callback());
+  const handle = app.callback();
+  const server = http.createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -25,7 +25,11 @@ export const MODEL = 'fake-model';
 export const TENANT_ID = DEFAULT_TENANT_ID;
 
 /** Provider pacing of every benchmark: 50 ms to the first token, then 40 chunks 5 ms apart. */
-export const PACING: Required<StreamPacing> = { firstTokenDelayMs: 50, tokenDelayMs: 5, chunkChars: 4 };
+export const PACING: Required<StreamPacing> = {
+  firstTokenDelayMs: 50,
+  tokenDelayMs: 5,
+  chunkChars: 4,
+};
 export const ANSWER_CHUNKS = 40;
 
 /** How much work a run does; `--quick` picks the small one. */
@@ -45,8 +49,24 @@ export interface Profile {
 }
 
 export const PROFILES: Record<Profile['name'], Profile> = {
-  quick: { name: 'quick', reps: 5, ttftTurns: 10, sessions: 10, turns: 3, healthMs: 1000, footprintTurns: 5 },
-  full: { name: 'full', reps: 5, ttftTurns: 30, sessions: 50, turns: 10, healthMs: 5000, footprintTurns: 10 },
+  quick: {
+    name: 'quick',
+    reps: 5,
+    ttftTurns: 10,
+    sessions: 10,
+    turns: 3,
+    healthMs: 1000,
+    footprintTurns: 5,
+  },
+  full: {
+    name: 'full',
+    reps: 5,
+    ttftTurns: 30,
+    sessions: 50,
+    turns: 10,
+    healthMs: 5000,
+    footprintTurns: 10,
+  },
 };
 
 /** One line of the results table. */
@@ -184,7 +204,11 @@ async function warmUp(bench: Bench): Promise<void> {
   for (let i = 0; i < 3; i++) {
     const messages = [{ role: 'user' as const, content: bench.prompt(i) }];
     await bench.reverie.chat.completions.create({ model: MODEL, messages });
-    const stream = await bench.reverie.chat.completions.create({ model: MODEL, messages, stream: true });
+    const stream = await bench.reverie.chat.completions.create({
+      model: MODEL,
+      messages,
+      stream: true,
+    });
     for await (const _ of stream);
   }
 }

@@ -46,7 +46,12 @@ export async function httpLoad({ url, connections, durationMs }: LoadOptions): P
   );
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
-  return { requests: latenciesMs.length, errors, requestsPerSecond: latenciesMs.length / seconds, latenciesMs };
+  return {
+    requests: latenciesMs.length,
+    errors,
+    requestsPerSecond: latenciesMs.length / seconds,
+    latenciesMs,
+  };
 }
 
 /** Run the load on a worker thread and wait for its result. */

@@ -12,7 +12,12 @@ import { throughput } from './scenarios/throughput';
 import { ttft } from './scenarios/ttft';
 
 /** In run order: footprint last, since it reports memory after the others. */
-const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = { ttft, throughput, health, footprint };
+const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = {
+  ttft,
+  throughput,
+  health,
+  footprint,
+};
 
 const USAGE = `usage: npm run bench -- [--quick] [--strict] [${Object.keys(SCENARIOS).join('|')} ...]
   --quick   small workloads, about 2-3 minutes
@@ -57,8 +62,11 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.stdout.write(`\n${table(rows)}\n\n`);
   const files = await writeReport(path.join(ROOT, 'results'), report);
-  progress(`wrote ${files.map((f) => path.relative(ROOT, f)).join(', ')} (${report.durationSeconds.toFixed(0)} s)`);
+  progress(
+    `wrote ${files.map((f) => path.relative(ROOT, f)).join(', ')} (${report.durationSeconds.toFixed(0)} s)`,
+  );
   const missed = rows.filter((r) => r.pass === false);
-  if (missed.length > 0) progress(`missed: ${missed.map((r) => `${r.scenario} ${r.metric}`).join('; ')}`);
+  if (missed.length > 0)
+    progress(`missed: ${missed.map((r) => `${r.scenario} ${r.metric}`).join('; ')}`);
   return flags.includes('--strict') && missed.length > 0 ? 1 : 0;
 }

@@ -28,7 +28,9 @@ function owner(url: string): string {
 export function summarize(profile: CpuProfile, top = 15): string {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  profile.samples.forEach((id, i) =>
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)),
+  );
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
   const fns = new Map<string, number>();
   const owners = new Map<string, number>();
@@ -50,6 +52,8 @@ export function summarize(profile: CpuProfile, top = 15): string {
 
 if (require.main === module) {
   for (const file of process.argv.slice(2)) {
-    process.stdout.write(`${file}\n${summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile)}`);
+    process.stdout.write(
+      `${file}\n${summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile)}`,
+    );
   }
 }

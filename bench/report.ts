@@ -38,7 +38,18 @@ const num = (v: number | undefined): string => {
 
 /** A Markdown table; it reads fine on a terminal too. */
 export function table(rows: Row[]): string {
-  const header = ['scenario', 'metric', 'unit', 'reverie median', 'min', 'max', 'baseline', 'ratio', 'target', ''];
+  const header = [
+    'scenario',
+    'metric',
+    'unit',
+    'reverie median',
+    'min',
+    'max',
+    'baseline',
+    'ratio',
+    'target',
+    '',
+  ];
   const body = rows.map((r) => [
     r.scenario,
     r.metric,

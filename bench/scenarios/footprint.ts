@@ -3,7 +3,7 @@
  * and after the throughput load, and what one turn leaves behind: Temporal
  * history events and database rows.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { groupUsage } from '../procfs';
 import { MODEL, progress, TENANT_ID, type Bench, type Row } from '../harness';
 import { spread, type Spread } from '../stats';
 import { sessionWorkflowId, turnWorkflowId } from '../../workflows/session.workflow';
@@ -18,7 +18,7 @@ export async function footprint(bench: Bench): Promise<Row[]> {
     await sessionLoad(bench, bench.reverie, sessions, turns);
   }
   const rss = await sampleRss(reps);
-  const servers = await stackRss(bench.stack.processGroups);
+  const servers = await groupUsage(bench.stack.processGroups);
 
   // Sequential turns in one session, each inspected after it finished.
   let sessionId: string | undefined;
@@ -33,23 +33,67 @@ export async function footprint(bench: Bench): Promise<Row[]> {
     sessionId = response.headers.get('x-session-id')!;
     const runId = response.headers.get('x-run-id')!;
     perTurn.history.push(await historyLength(bench, turnWorkflowId(TENANT_ID, runId)));
-    perTurn.messages.push(await count(bench, 'select count(*) from messages where run_id = $1', runId));
-    perTurn.events.push(await count(bench, 'select count(*) from run_events where run_id = $1', runId));
+    perTurn.messages.push(
+      await count(bench, 'select count(*) from messages where run_id = $1', runId),
+    );
+    perTurn.events.push(
+      await count(bench, 'select count(*) from run_events where run_id = $1', runId),
+    );
   }
   const sessionEvents = await historyLength(bench, sessionWorkflowId(TENANT_ID, sessionId!));
 
   const one = (value: number): Spread => ({ min: value, median: value, max: value });
   const rows: Row[] = [
-    { scenario: 'footprint', metric: 'RSS idle (this process)', unit: 'MB', reverie: one(bench.idleRss / MB) },
-    { scenario: 'footprint', metric: 'RSS after throughput', unit: 'MB', reverie: spread(rss.map((r) => r / MB)) },
-    { scenario: 'footprint', metric: 'turn workflow history events/turn', unit: 'events', reverie: spread(perTurn.history) },
-    { scenario: 'footprint', metric: 'session workflow history events/turn', unit: 'events', reverie: one(sessionEvents / footprintTurns) },
-    { scenario: 'footprint', metric: 'messages rows/turn', unit: 'rows', reverie: spread(perTurn.messages) },
-    { scenario: 'footprint', metric: 'run_events rows/turn', unit: 'rows', reverie: spread(perTurn.events) },
-    { scenario: 'footprint', metric: 'DB rows/turn (runs + messages + run_events)', unit: 'rows', reverie: spread(perTurn.events.map((e, i) => 1 + e + perTurn.messages[i])) },
+    {
+      scenario: 'footprint',
+      metric: 'RSS idle (this process)',
+      unit: 'MB',
+      reverie: one(bench.idleRss / MB),
+    },
+    {
+      scenario: 'footprint',
+      metric: 'RSS after throughput',
+      unit: 'MB',
+      reverie: spread(rss.map((r) => r / MB)),
+    },
+    {
+      scenario: 'footprint',
+      metric: 'turn workflow history events/turn',
+      unit: 'events',
+      reverie: spread(perTurn.history),
+    },
+    {
+      scenario: 'footprint',
+      metric: 'session workflow history events/turn',
+      unit: 'events',
+      reverie: one(sessionEvents / footprintTurns),
+    },
+    {
+      scenario: 'footprint',
+      metric: 'messages rows/turn',
+      unit: 'rows',
+      reverie: spread(perTurn.messages),
+    },
+    {
+      scenario: 'footprint',
+      metric: 'run_events rows/turn',
+      unit: 'rows',
+      reverie: spread(perTurn.events),
+    },
+    {
+      scenario: 'footprint',
+      metric: 'DB rows/turn (runs + messages + run_events)',
+      unit: 'rows',
+      reverie: spread(perTurn.events.map((e, i) => 1 + e + perTurn.messages[i])),
+    },
   ];
-  if (servers !== undefined) {
-    rows.splice(2, 0, { scenario: 'footprint', metric: 'RSS Temporal + Postgres servers', unit: 'MB', reverie: one(servers / MB) });
+  for (const [kind, usage] of servers) {
+    rows.splice(2, 0, {
+      scenario: 'footprint',
+      metric: `RSS ${kind} server`,
+      unit: 'MB',
+      reverie: one(usage.rssBytes / MB),
+    });
   }
   return rows;
 }
@@ -72,27 +116,4 @@ async function sampleRss(n: number): Promise<number[]> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return samples;
-}
-
-/** Summed RSS of every process in the stack's process groups (Linux /proc); undefined elsewhere. */
-async function stackRss(groups: number[]): Promise<number | undefined> {
-  if (groups.length === 0) return undefined;
-  const pids = await readdir('/proc').catch(() => [] as string[]);
-  let total = 0;
-  let found = false;
-  for (const pid of pids.filter((p) => /^\d+$/.test(p))) {
-    try {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-      // Fields after the parenthesised command name: state ppid pgrp ...
-      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (!groups.includes(pgrp)) continue;
-      const status = await readFile(`/proc/${pid}/status`, 'utf8');
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      total += kb * 1024;
-      found = true;
-    } catch {
-      // The process exited while we looked.
-    }
-  }
-  return found ? total : undefined;
 }

@@ -4,6 +4,7 @@
  */
 import type OpenAI from 'openai';
 import { startProxy } from '../baselines';
+import { groupUsage } from '../procfs';
 import { MODEL, openaiClient, progress, type Bench, type Row } from '../harness';
 import { percentile, spread } from '../stats';
 
@@ -14,7 +15,12 @@ interface LoadResult {
 }
 
 /** `sessions` lanes × `turns` sequential turns; a lane keeps its session (X-Session-Id). */
-export async function sessionLoad(bench: Bench, client: OpenAI, sessions: number, turns: number): Promise<LoadResult> {
+export async function sessionLoad(
+  bench: Bench,
+  client: OpenAI,
+  sessions: number,
+  turns: number,
+): Promise<LoadResult> {
   const latencies: number[] = [];
   const runIds: string[] = [];
   const started = performance.now();
@@ -25,7 +31,10 @@ export async function sessionLoad(bench: Bench, client: OpenAI, sessions: number
         const t0 = performance.now();
         const { data, response } = await client.chat.completions
           .create(
-            { model: MODEL, messages: [{ role: 'user', content: bench.prompt(lane * turns + turn) }] },
+            {
+              model: MODEL,
+              messages: [{ role: 'user', content: bench.prompt(lane * turns + turn) }],
+            },
             { headers: sessionId ? { 'X-Session-Id': sessionId } : {} },
           )
           .withResponse();
@@ -52,26 +61,77 @@ export async function throughput(bench: Bench): Promise<Row[]> {
 
     const ours: LoadResult[] = [];
     const theirs: LoadResult[] = [];
+    const cpu = new Map<string, number[]>(); // CPU ms per reverie turn, by process
     for (let rep = 0; rep < reps; rep++) {
       // Alternate which side goes first so drift hits both alike.
       const order = rep % 2 === 0 ? [true, false] : [false, true];
       for (const reverieSide of order) {
-        if (reverieSide) ours.push(await sessionLoad(bench, bench.reverie, sessions, turns));
-        else theirs.push(await sessionLoad(bench, plain, sessions, turns));
+        if (!reverieSide) {
+          theirs.push(await sessionLoad(bench, plain, sessions, turns));
+          continue;
+        }
+        const before = await cpuSnapshot(bench);
+        ours.push(await sessionLoad(bench, bench.reverie, sessions, turns));
+        const after = await cpuSnapshot(bench);
+        for (const [name, ms] of after) {
+          cpu.set(name, [
+            ...(cpu.get(name) ?? []),
+            (ms - (before.get(name) ?? 0)) / (sessions * turns),
+          ]);
+        }
       }
-      progress(`throughput rep ${rep + 1}/${reps}: ${ours.at(-1)!.turnsPerSecond.toFixed(1)} turns/s vs ${theirs.at(-1)!.turnsPerSecond.toFixed(1)} proxy`);
+      progress(
+        `throughput rep ${rep + 1}/${reps}: ${ours.at(-1)!.turnsPerSecond.toFixed(1)} turns/s vs ${theirs.at(-1)!.turnsPerSecond.toFixed(1)} proxy`,
+      );
     }
 
     const rate = spread(ours.map((r) => r.turnsPerSecond));
     const baseRate = spread(theirs.map((r) => r.turnsPerSecond)).median;
     const ratio = rate.median / baseRate;
-    const latency = (results: LoadResult[], q: number) => spread(results.map((r) => percentile(r.latencies, q)));
+    const latency = (results: LoadResult[], q: number) =>
+      spread(results.map((r) => percentile(r.latencies, q)));
     return [
-      { scenario: 'throughput', metric: `turns/s (${sessions}×${turns})`, unit: '1/s', reverie: rate, baseline: baseRate, ratio, target: '≥ 15/s, ≥ 0.5×', pass: rate.median >= 15 && ratio >= 0.5 },
-      { scenario: 'throughput', metric: 'end-to-end p50', unit: 'ms', reverie: latency(ours, 50), baseline: latency(theirs, 50).median },
-      { scenario: 'throughput', metric: 'end-to-end p95', unit: 'ms', reverie: latency(ours, 95), baseline: latency(theirs, 95).median },
+      {
+        scenario: 'throughput',
+        metric: `turns/s (${sessions}×${turns})`,
+        unit: '1/s',
+        reverie: rate,
+        baseline: baseRate,
+        ratio,
+        target: '≥ 15/s, ≥ 0.5×',
+        pass: rate.median >= 15 && ratio >= 0.5,
+      },
+      {
+        scenario: 'throughput',
+        metric: 'end-to-end p50',
+        unit: 'ms',
+        reverie: latency(ours, 50),
+        baseline: latency(theirs, 50).median,
+      },
+      {
+        scenario: 'throughput',
+        metric: 'end-to-end p95',
+        unit: 'ms',
+        reverie: latency(ours, 95),
+        baseline: latency(theirs, 95).median,
+      },
+      ...[...cpu].map(([name, values]): Row => ({
+        scenario: 'throughput',
+        metric: `CPU/turn: ${name}`,
+        unit: 'ms',
+        reverie: spread(values),
+      })),
     ];
   } finally {
     await proxy.close();
   }
+}
+
+/** CPU ms so far of this process (API + worker + bench client) and of the stack's servers. */
+async function cpuSnapshot(bench: Bench): Promise<Map<string, number>> {
+  const { user, system } = process.cpuUsage();
+  const snapshot = new Map([['this process', (user + system) / 1000]]);
+  for (const [kind, usage] of await groupUsage(bench.stack.processGroups))
+    snapshot.set(kind, usage.cpuMs);
+  return snapshot;
 }

@@ -2,78 +2,148 @@
  * `ttft`: time to first token and total time of one streaming turn, measured
  * at the client with the openai SDK, through reverie vs straight to the fake
  * provider. Turns alternate between the two sides so drift hits both alike.
+ * Reverie's first-token time is also split into phases, using the time the
+ * fake provider received the model call.
  */
 import type OpenAI from 'openai';
-import { MODEL, progress, type Bench, type Row } from '../harness';
+import { MODEL, PACING, progress, type Bench, type Row } from '../harness';
 import { percentile, spread } from '../stats';
 
 interface Sample {
+  /** Response headers arrived. */
+  headers: number;
+  /** The provider received the model call (reverie side only). */
+  provider: number;
   ttft: number;
   total: number;
 }
 
 async function streamTurn(
+  bench: Bench,
   client: OpenAI,
   content: string,
   headers: Record<string, string> = {},
 ): Promise<Sample & { sessionId?: string }> {
+  bench.fake.requests.length = 0;
+  const wallStart = Date.now();
   const started = performance.now();
   const { data: stream, response } = await client.chat.completions
     .create({ model: MODEL, messages: [{ role: 'user', content }], stream: true }, { headers })
     .withResponse();
+  const headersAt = performance.now() - started;
   let ttft = Number.NaN;
   for await (const chunk of stream) {
     if (Number.isNaN(ttft) && chunk.choices[0]?.delta.content) ttft = performance.now() - started;
   }
-  const sessionId = response.headers.get('x-session-id') ?? undefined;
-  return { ttft, total: performance.now() - started, sessionId };
+  const total = performance.now() - started;
+  const call = bench.fake.chatRequests()[0];
+  return {
+    headers: headersAt,
+    provider: call ? call.time - wallStart : Number.NaN,
+    ttft,
+    total,
+    sessionId: response.headers.get('x-session-id') ?? undefined,
+  };
 }
 
 export async function ttft(bench: Bench): Promise<Row[]> {
   const { reps, ttftTurns } = bench.profile;
   // One session for the whole scenario: steady-state turns of an ongoing chat.
-  const first = await streamTurn(bench.reverie, bench.prompt(0));
+  const first = await streamTurn(bench, bench.reverie, bench.prompt(0));
   const headers = { 'X-Session-Id': first.sessionId! };
   for (let i = 1; i < 3; i++) {
-    await streamTurn(bench.reverie, bench.prompt(i), headers);
-    await streamTurn(bench.direct, bench.prompt(i));
+    await streamTurn(bench, bench.reverie, bench.prompt(i), headers);
+    await streamTurn(bench, bench.direct, bench.prompt(i));
   }
 
-  const perRep = { ttftP50: [] as number[], addP50: [] as number[], addP95: [] as number[], totP50: [] as number[], totAddP50: [] as number[], totAddP95: [] as number[], directP50: [] as number[] };
+  const ours: Sample[][] = [];
+  const theirs: Sample[][] = [];
   for (let rep = 0; rep < reps; rep++) {
-    const ours: Sample[] = [];
-    const theirs: Sample[] = [];
+    const o: Sample[] = [];
+    const t: Sample[] = [];
     for (let i = 0; i < ttftTurns; i++) {
       const prompt = bench.prompt(rep * ttftTurns + i);
-      const pair = async () => ours.push(await streamTurn(bench.reverie, prompt, headers));
-      const base = async () => theirs.push(await streamTurn(bench.direct, prompt));
-      if (i % 2 === 0) {
-        await pair();
-        await base();
-      } else {
-        await base();
-        await pair();
-      }
+      const viaReverie = async () =>
+        void o.push(await streamTurn(bench, bench.reverie, prompt, headers));
+      const direct = async () => void t.push(await streamTurn(bench, bench.direct, prompt));
+      for (const side of i % 2 === 0 ? [viaReverie, direct] : [direct, viaReverie]) await side();
     }
-    const p = (xs: Sample[], key: keyof Sample, q: number) => percentile(xs.map((x) => x[key]), q);
-    perRep.ttftP50.push(p(ours, 'ttft', 50));
-    perRep.directP50.push(p(theirs, 'ttft', 50));
-    perRep.addP50.push(p(ours, 'ttft', 50) - p(theirs, 'ttft', 50));
-    perRep.addP95.push(p(ours, 'ttft', 95) - p(theirs, 'ttft', 95));
-    perRep.totP50.push(p(ours, 'total', 50));
-    perRep.totAddP50.push(p(ours, 'total', 50) - p(theirs, 'total', 50));
-    perRep.totAddP95.push(p(ours, 'total', 95) - p(theirs, 'total', 95));
-    progress(`ttft rep ${rep + 1}/${reps}: p50 ${perRep.ttftP50.at(-1)!.toFixed(1)} ms vs ${perRep.directP50.at(-1)!.toFixed(1)} ms direct`);
+    ours.push(o);
+    theirs.push(t);
+    progress(
+      `ttft rep ${rep + 1}/${reps}: p50 ${p(o, 'ttft', 50).toFixed(1)} ms vs ${p(t, 'ttft', 50).toFixed(1)} ms direct`,
+    );
   }
 
-  const addP50 = spread(perRep.addP50);
-  const addP95 = spread(perRep.addP95);
+  /** A percentile per repetition, spread over the repetitions. */
+  const per = (
+    key: keyof Sample,
+    q: number,
+    f: (o: Sample[], i: number) => number = (o) => p(o, key, q),
+  ) => spread(ours.map(f));
+  const added = (key: keyof Sample, q: number) =>
+    per(key, q, (o, i) => p(o, key, q) - p(theirs[i], key, q));
+  const baseline = (key: keyof Sample, q: number) => spread(theirs.map((t) => p(t, key, q))).median;
+  const addP50 = added('ttft', 50);
+  const addP95 = added('ttft', 95);
+  const phase = (metric: string, f: (s: Sample) => number): Row => ({
+    scenario: 'ttft',
+    metric,
+    unit: 'ms',
+    reverie: spread(ours.map((o) => percentile(o.map(f), 50))),
+  });
   return [
-    { scenario: 'ttft', metric: 'TTFT p50', unit: 'ms', reverie: spread(perRep.ttftP50), baseline: spread(perRep.directP50).median },
-    { scenario: 'ttft', metric: 'added TTFT p50', unit: 'ms', reverie: addP50, target: '≤ 30 ms', pass: addP50.median <= 30 },
-    { scenario: 'ttft', metric: 'added TTFT p95', unit: 'ms', reverie: addP95, target: '≤ 75 ms', pass: addP95.median <= 75 },
-    { scenario: 'ttft', metric: 'total p50', unit: 'ms', reverie: spread(perRep.totP50), baseline: spread(perRep.totP50.map((t, i) => t - perRep.totAddP50[i])).median },
-    { scenario: 'ttft', metric: 'added total p50', unit: 'ms', reverie: spread(perRep.totAddP50) },
-    { scenario: 'ttft', metric: 'added total p95', unit: 'ms', reverie: spread(perRep.totAddP95) },
+    {
+      scenario: 'ttft',
+      metric: 'TTFT p50',
+      unit: 'ms',
+      reverie: per('ttft', 50),
+      baseline: baseline('ttft', 50),
+    },
+    {
+      scenario: 'ttft',
+      metric: 'TTFT p95',
+      unit: 'ms',
+      reverie: per('ttft', 95),
+      baseline: baseline('ttft', 95),
+    },
+    {
+      scenario: 'ttft',
+      metric: 'added TTFT p50',
+      unit: 'ms',
+      reverie: addP50,
+      target: '≤ 30 ms',
+      pass: addP50.median <= 30,
+    },
+    {
+      scenario: 'ttft',
+      metric: 'added TTFT p95',
+      unit: 'ms',
+      reverie: addP95,
+      target: '≤ 75 ms',
+      pass: addP95.median <= 75,
+    },
+    {
+      scenario: 'ttft',
+      metric: 'total p50',
+      unit: 'ms',
+      reverie: per('total', 50),
+      baseline: baseline('total', 50),
+    },
+    { scenario: 'ttft', metric: 'added total p50', unit: 'ms', reverie: added('total', 50) },
+    { scenario: 'ttft', metric: 'added total p95', unit: 'ms', reverie: added('total', 95) },
+    phase('p50 phase: request → response headers', (s) => s.headers),
+    phase('p50 phase: headers → provider call', (s) => s.provider - s.headers),
+    phase(
+      'p50 phase: provider token → client',
+      (s) => s.ttft - s.provider - PACING.firstTokenDelayMs,
+    ),
   ];
+}
+
+function p(samples: Sample[], key: keyof Sample, q: number): number {
+  return percentile(
+    samples.map((s) => s[key]),
+    q,
+  );
 }

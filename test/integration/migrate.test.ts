@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate';
+import { testStackEnv } from '../setup/stack-env';
+
+/** The migrator on throwaway databases of the shared Postgres server. */
+
+const admin = () => {
+  const pool = new pg.Pool({ connectionString: testStackEnv().DATABASE_URL, max: 1 });
+  pool.on('error', () => undefined);
+  return pool;
+};
+
+/** A fresh database; dropped (with its connections) by `drop`. */
+async function throwawayDatabase(): Promise<{ url: string; pools: pg.Pool[]; pool(): pg.Pool; drop(): Promise<void> }> {
+  const name = `x_${randomBytes(6).toString('hex')}`;
+  const server = admin();
+  await server.query(`create database ${name}`);
+  const url = new URL(testStackEnv().DATABASE_URL);
+  url.pathname = `/${name}`;
+  const pools: pg.Pool[] = [];
+  return {
+    url: url.toString(),
+    pools,
+    pool() {
+      const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+      pool.on('error', () => undefined);
+      pools.push(pool);
+      return pool;
+    },
+    async drop() {
+      await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+      await server.query(`drop database if exists ${name} with (force)`);
+      await server.end();
+    },
+  };
+}
+
+describe('migrate', () => {
+  let files: string[];
+  beforeAll(async () => {
+    files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
+    expect(files.length).toBeGreaterThan(0);
+  });
+
+  it('two concurrent runs on a fresh database both succeed and apply each migration once', async () => {
+    const db = await throwawayDatabase();
+    try {
+      const [a, b] = await Promise.all([
+        migrate(db.pool(), { variables: { EMBEDDING_DIM: 8 } }),
+        migrate(db.pool(), { variables: { EMBEDDING_DIM: 8 } }),
+      ]);
+      // One of them did all the work, the other found nothing to do.
+      expect([...a, ...b].sort()).toEqual(files);
+      expect([a.length, b.length].sort()).toEqual([0, files.length]);
+
+      const check = db.pool();
+      const rows = (await check.query<{ version: number; name: string }>('select version, name from schema_migrations order by version')).rows;
+      expect(rows.map((r) => r.name)).toEqual(files);
+      expect(rows.map((r) => r.version)).toEqual(files.map((f) => Number(f.slice(0, 4))));
+
+      // Applying again is a no-op.
+      expect(await migrate(check, { variables: { EMBEDDING_DIM: 8 } })).toEqual([]);
+      expect((await check.query('select count(*)::int as n from schema_migrations')).rows[0].n).toBe(files.length);
+
+      // The vector columns have the configured dimension.
+      const columns = await check.query<{ table_name: string; type: string }>(
+        `select c.relname as table_name, format_type(a.atttypid, a.atttypmod) as type
+         from pg_attribute a join pg_class c on c.oid = a.attrelid
+         where a.attname = 'embedding' and c.relkind = 'r' and c.relnamespace = 'public'::regnamespace
+         order by 1`,
+      );
+      expect(columns.rows.length).toBeGreaterThanOrEqual(3);
+      for (const c of columns.rows) expect(c.type).toBe('vector(8)');
+      expect((await check.query("select value from settings where key = 'embedding_dim'")).rows[0].value).toBe(8);
+      await expect(check.query(`insert into tenants (id, name) values ('00000000-0000-4000-8000-0000000000aa', 't')`)).resolves.toBeDefined();
+      await expect(
+        check.query(
+          `insert into memories (id, tenant_id, user_id, content, content_hash, embedding)
+           values (gen_random_uuid(), '00000000-0000-4000-8000-0000000000aa', 'u', 'c', 'h', $1::vector)`,
+          [`[${Array(9).fill(0.1).join(',')}]`],
+        ),
+      ).rejects.toThrow(/dimensions/);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('uses 384 dimensions by default', async () => {
+    const db = await throwawayDatabase();
+    try {
+      const pool = db.pool();
+      expect(await migrate(pool)).toEqual(files);
+      const type = await pool.query<{ type: string }>(
+        `select format_type(atttypid, atttypmod) as type from pg_attribute where attrelid = 'chunks'::regclass and attname = 'embedding'`,
+      );
+      expect(type.rows[0].type).toBe('vector(384)');
+    } finally {
+      await db.drop();
+    }
+  });
+
+  describe('with a migrations directory of its own', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), 'reverie-migrations-'));
+    });
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('rolls a failing migration back entirely (its record too), stops there, and resumes once fixed', async () => {
+      await writeFile(path.join(dir, '0001_create_a.sql'), 'create table a (id int primary key);');
+      await writeFile(path.join(dir, '0002_break_b.sql'), 'create table b (id int); select * from no_such_table;');
+      await writeFile(path.join(dir, '0003_create_c.sql'), 'create table c (id int);');
+      await writeFile(path.join(dir, 'README.md'), 'not a migration');
+      const db = await throwawayDatabase();
+      try {
+        const pool = db.pool();
+        await expect(migrate(pool, { dir })).rejects.toThrow(/0002_break_b\.sql failed: .*no_such_table/);
+        const state = async () => ({
+          versions: (await pool.query('select version from schema_migrations order by version')).rows.map((r) => r.version),
+          tables: (await pool.query(`select tablename from pg_tables where schemaname = 'public' and tablename in ('a', 'b', 'c') order by 1`)).rows.map(
+            (r) => r.tablename,
+          ),
+        });
+        expect(await state()).toEqual({ versions: [1], tables: ['a'] });
+
+        // The lock was released: a later run can proceed, and picks up where it stopped.
+        await writeFile(path.join(dir, '0002_break_b.sql'), 'create table b (id int);');
+        expect(await migrate(pool, { dir })).toEqual(['0002_break_b.sql', '0003_create_c.sql']);
+        expect(await state()).toEqual({ versions: [1, 2, 3], tables: ['a', 'b', 'c'] });
+      } finally {
+        await db.drop();
+      }
+    });
+
+    it('substitutes variables, refusing missing or unsafe values', async () => {
+      await writeFile(path.join(dir, '0001_create_t.sql'), 'create table t (label text default {{LABEL}});');
+      const db = await throwawayDatabase();
+      try {
+        const pool = db.pool();
+        await expect(migrate(pool, { dir })).rejects.toThrow(/variable LABEL/);
+        await expect(migrate(pool, { dir, variables: { LABEL: "'x'); drop table schema_migrations; --" } })).rejects.toThrow(/unsafe value for LABEL/);
+        expect((await pool.query('select count(*)::int as n from schema_migrations')).rows[0].n).toBe(0);
+        await writeFile(path.join(dir, '0001_create_t.sql'), 'create table t (n int default {{N}});');
+        expect(await migrate(pool, { dir, variables: { N: 7 } })).toEqual(['0001_create_t.sql']);
+        await pool.query('insert into t default values');
+        expect((await pool.query('select n from t')).rows).toEqual([{ n: 7 }]);
+      } finally {
+        await db.drop();
+      }
+    });
+  });
+});
