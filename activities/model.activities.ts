@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { appendRunEvents } from '../src/events/event-log';
+import { appendRunEvents, claimStepFence } from '../src/events/event-log';
 import { EventWriter } from '../src/events/event-writer';
 import { insertMessage, loadSessionHistory, type MessageRow } from '../src/db/messages';
 import { addRunUsage, getRunById } from '../src/db/runs';
@@ -43,6 +43,9 @@ export function createModelActivities({ pool, config, models, tools }: ActivityD
       );
       if (done) return stepResult(done, done.tool_calls?.length ? 'tool_calls' : 'stop');
 
+      if (!(await claimStepFence(pool, runId, step, attempt))) {
+        throw ApplicationFailure.nonRetryable('a newer attempt of this step is running', 'SupersededAttempt');
+      }
       if (attempt > 1) await announceRetry(pool, runId, step, attempt, ctx.info.heartbeatDetails);
 
       const history = await loadSessionHistory(pool, sessionId);

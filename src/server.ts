@@ -40,7 +40,8 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
       await access(blobDir, constants.W_OK);
     },
   });
-  const server = http.createServer(app.callback());
+  const handle = app.callback();
+  const server = http.createServer((req, res) => void handle(req, res));
   // SSE streams are long-lived; the defaults would cut them.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;

@@ -36,6 +36,9 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     // Streams spend their time waiting on the network, not the CPU.
     maxConcurrentActivityTaskExecutions: 200,
     shutdownGraceTime: '10 seconds',
+    // A crashed worker's sticky queue would hold its workflows' next task for
+    // the default 10 s; fall back to the shared queue sooner.
+    stickyQueueScheduleToStartTimeout: '2 seconds',
   });
   log.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
   const done = worker.run().finally(async () => {

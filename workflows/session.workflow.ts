@@ -116,7 +116,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       return { runId: req.runId, position: running ? 'running' : 'queued' };
     },
     {
-      validator: (req) => {
+      validator: (req: SubmitTurnRequest) => {
         // A retried submit of a known run is always accepted (idempotent).
         if (known(req.runId)) return;
         if (req.strategy === 'reject' && (current || queue.length > 0)) {

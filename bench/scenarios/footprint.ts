@@ -3,7 +3,7 @@
  * and after the throughput load, and what one turn leaves behind: Temporal
  * history events and database rows.
  */
-import { groupUsage } from '../procfs';
+import { serverUsage } from '../procfs';
 import { MODEL, progress, TENANT_ID, type Bench, type Row } from '../harness';
 import { spread, type Spread } from '../stats';
 import { sessionWorkflowId, turnWorkflowId } from '../../workflows/session.workflow';
@@ -18,7 +18,7 @@ export async function footprint(bench: Bench): Promise<Row[]> {
     await sessionLoad(bench, bench.reverie, sessions, turns);
   }
   const rss = await sampleRss(reps);
-  const servers = await groupUsage(bench.stack.processGroups);
+  const servers = await serverUsage(bench.stack.processGroups);
 
   // Sequential turns in one session, each inspected after it finished.
   let sessionId: string | undefined;
@@ -90,7 +90,7 @@ export async function footprint(bench: Bench): Promise<Row[]> {
   for (const [kind, usage] of servers) {
     rows.splice(2, 0, {
       scenario: 'footprint',
-      metric: `RSS ${kind} server`,
+      metric: `RSS ${kind} (sum over processes)`,
       unit: 'MB',
       reverie: one(usage.rssBytes / MB),
     });

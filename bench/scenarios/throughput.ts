@@ -4,7 +4,7 @@
  */
 import type OpenAI from 'openai';
 import { startProxy } from '../baselines';
-import { groupUsage } from '../procfs';
+import { serverUsage } from '../procfs';
 import { MODEL, openaiClient, progress, type Bench, type Row } from '../harness';
 import { percentile, spread } from '../stats';
 
@@ -131,7 +131,7 @@ export async function throughput(bench: Bench): Promise<Row[]> {
 async function cpuSnapshot(bench: Bench): Promise<Map<string, number>> {
   const { user, system } = process.cpuUsage();
   const snapshot = new Map([['this process', (user + system) / 1000]]);
-  for (const [kind, usage] of await groupUsage(bench.stack.processGroups))
+  for (const [kind, usage] of await serverUsage(bench.stack.processGroups))
     snapshot.set(kind, usage.cpuMs);
   return snapshot;
 }

@@ -7,7 +7,7 @@
  */
 import type OpenAI from 'openai';
 import { MODEL, PACING, progress, type Bench, type Row } from '../harness';
-import { percentile, spread } from '../stats';
+import { percentile, spread, type Spread } from '../stats';
 
 interface Sample {
   /** Response headers arrived. */
@@ -75,68 +75,42 @@ export async function ttft(bench: Bench): Promise<Row[]> {
     );
   }
 
-  /** A percentile per repetition, spread over the repetitions. */
-  const per = (
-    key: keyof Sample,
-    q: number,
-    f: (o: Sample[], i: number) => number = (o) => p(o, key, q),
-  ) => spread(ours.map(f));
+  /** One value per repetition, spread over the repetitions. */
+  const perRep = (f: (o: Sample[], rep: number) => number) => spread(ours.map(f));
+  const pct = (key: keyof Sample, q: number) => perRep((o) => p(o, key, q));
   const added = (key: keyof Sample, q: number) =>
-    per(key, q, (o, i) => p(o, key, q) - p(theirs[i], key, q));
+    perRep((o, rep) => p(o, key, q) - p(theirs[rep], key, q));
   const baseline = (key: keyof Sample, q: number) => spread(theirs.map((t) => p(t, key, q))).median;
-  const addP50 = added('ttft', 50);
-  const addP95 = added('ttft', 95);
-  const phase = (metric: string, f: (s: Sample) => number): Row => ({
+  const phase = (f: (s: Sample) => number) => perRep((o) => percentile(o.map(f), 50));
+  const row = (metric: string, reverie: Spread, extra: Partial<Row> = {}): Row => ({
     scenario: 'ttft',
     metric,
     unit: 'ms',
-    reverie: spread(ours.map((o) => percentile(o.map(f), 50))),
+    reverie,
+    ...extra,
   });
+
+  const addP50 = added('ttft', 50);
+  const addP95 = added('ttft', 95);
   return [
-    {
-      scenario: 'ttft',
-      metric: 'TTFT p50',
-      unit: 'ms',
-      reverie: per('ttft', 50),
-      baseline: baseline('ttft', 50),
-    },
-    {
-      scenario: 'ttft',
-      metric: 'TTFT p95',
-      unit: 'ms',
-      reverie: per('ttft', 95),
-      baseline: baseline('ttft', 95),
-    },
-    {
-      scenario: 'ttft',
-      metric: 'added TTFT p50',
-      unit: 'ms',
-      reverie: addP50,
-      target: '≤ 30 ms',
-      pass: addP50.median <= 30,
-    },
-    {
-      scenario: 'ttft',
-      metric: 'added TTFT p95',
-      unit: 'ms',
-      reverie: addP95,
-      target: '≤ 75 ms',
-      pass: addP95.median <= 75,
-    },
-    {
-      scenario: 'ttft',
-      metric: 'total p50',
-      unit: 'ms',
-      reverie: per('total', 50),
-      baseline: baseline('total', 50),
-    },
-    { scenario: 'ttft', metric: 'added total p50', unit: 'ms', reverie: added('total', 50) },
-    { scenario: 'ttft', metric: 'added total p95', unit: 'ms', reverie: added('total', 95) },
-    phase('p50 phase: request → response headers', (s) => s.headers),
-    phase('p50 phase: headers → provider call', (s) => s.provider - s.headers),
-    phase(
+    row('TTFT p50', pct('ttft', 50), { baseline: baseline('ttft', 50) }),
+    row('TTFT p95', pct('ttft', 95), { baseline: baseline('ttft', 95) }),
+    row('added TTFT p50', addP50, { target: '≤ 30 ms', pass: addP50.median <= 30 }),
+    row('added TTFT p95', addP95, { target: '≤ 75 ms', pass: addP95.median <= 75 }),
+    row('total p50', pct('total', 50), { baseline: baseline('total', 50) }),
+    row('added total p50', added('total', 50)),
+    row('added total p95', added('total', 95)),
+    row(
+      'p50 phase: request → response headers',
+      phase((s) => s.headers),
+    ),
+    row(
+      'p50 phase: headers → provider call',
+      phase((s) => s.provider - s.headers),
+    ),
+    row(
       'p50 phase: provider token → client',
-      (s) => s.ttft - s.provider - PACING.firstTokenDelayMs,
+      phase((s) => s.ttft - s.provider - PACING.firstTokenDelayMs),
     ),
   ];
 }

@@ -38,6 +38,11 @@ export function uuidParam(value: string | undefined, name = 'id', path = 'id'): 
   return parsed.data.toLowerCase();
 }
 
+/** The `:id` path parameter of the matched route (the router types params loosely). */
+export function pathId(ctx: ApiContext): string | undefined {
+  return (ctx.params as Record<string, string | undefined>).id;
+}
+
 export function idempotencyKey(ctx: ApiContext): string | undefined {
   const key = ctx.get('Idempotency-Key');
   if (!key) return undefined;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { InvalidRequestError } from '../errors';
+import type Koa from 'koa';
+import { AppError, InvalidRequestError } from '../errors';
 
 /** Parse with zod or throw 400 `invalid_request` carrying the issues in `details`. */
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what = 'request'): z.infer<S> {
@@ -31,7 +32,16 @@ export const cursor = {
   },
 };
 
-/** The parsed JSON body (set by the body parser), or undefined. */
-export function requestBody(ctx: { request: unknown }): unknown {
+/**
+ * The parsed JSON body (set by the body parser), or undefined when there is none.
+ * @throws AppError 415 `unsupported_media_type` for a body that is not JSON
+ * (the parser skips it, so it would otherwise read as "no body").
+ */
+export function requestBody(ctx: { request: Koa.Request }): unknown {
+  if (ctx.request.is('json') === false) {
+    throw new AppError(415, 'unsupported_media_type', 'the request body must be JSON (Content-Type: application/json)', {
+      content_type: ctx.request.type || null,
+    });
+  }
   return (ctx.request as { body?: unknown }).body;
 }

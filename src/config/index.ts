@@ -20,7 +20,10 @@ const optionalFlag = z.preprocess(blankToUndefined, boolean.optional());
 
 /** An integer variable in [min, max]; blank or absent → `fallback`. */
 function integer(min: number, fallback: number, max = Number.MAX_SAFE_INTEGER) {
-  return z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
+  return z.preprocess(
+    blankToUndefined,
+    z.coerce.number().int().min(min).max(max).default(fallback),
+  );
 }
 
 const optionalString = z
@@ -33,13 +36,19 @@ const fallbackList = z
   .default('')
   .transform((v, ctx) => {
     const entries: { model: string; baseURL: string | undefined }[] = [];
-    for (const entry of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const entry of v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       // `model` (same endpoint as the primary) or `model@https://other/v1`.
       const at = entry.indexOf('@');
       const model = at === -1 ? entry : entry.slice(0, at).trim();
       const baseURL = at === -1 ? undefined : entry.slice(at + 1).trim();
       if (!model || (baseURL !== undefined && !URL.canParse(baseURL))) {
-        ctx.addIssue({ code: 'custom', message: `"${entry}" is not "model" or "model@https://host/v1"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${entry}" is not "model" or "model@https://host/v1"`,
+        });
         return z.NEVER;
       }
       entries.push({ model, baseURL });

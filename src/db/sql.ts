@@ -54,7 +54,7 @@ export async function withTransaction<T>(
 /** SQLSTATE of a pg error, if any. */
 export function sqlState(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err
-    ? String((err as { code: unknown }).code)
+    ? String(err.code)
     : undefined;
 }
 

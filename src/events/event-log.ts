@@ -34,11 +34,18 @@ export async function appendRunEventsInTransaction(
 ): Promise<number> {
   if (events.length === 0) throw new Error('appendRunEvents needs at least one event');
   {
+    // A step's events are accepted only from the attempt holding its fence.
+    const fenced = options.step !== undefined && options.attempt !== undefined;
     const counter = await tx.query<{ last_seq: number }>(
-      'update runs set last_seq = last_seq + $2 where id = $1 returning last_seq',
-      [runId, events.length],
+      fenced
+        ? `update runs set last_seq = last_seq + $2 where id = $1
+           and fence_step = $3 and fence_attempt = $4 returning last_seq`
+        : 'update runs set last_seq = last_seq + $2 where id = $1 returning last_seq',
+      fenced ? [runId, events.length, options.step, options.attempt] : [runId, events.length],
     );
-    if (counter.rowCount !== 1) throw new Error(`run ${runId} does not exist`);
+    if (counter.rowCount !== 1) {
+      throw fenced ? new SupersededAttemptError(runId, options.step!, options.attempt!) : new Error(`run ${runId} does not exist`);
+    }
     const lastSeq = counter.rows[0].last_seq;
     const firstSeq = lastSeq - events.length + 1;
     await tx.query(
@@ -81,4 +88,30 @@ export async function readDoneSeq(db: Pick<pg.Pool, 'query'>, runId: string): Pr
     [runId],
   );
   return res.rows.length > 0 ? Number(res.rows[0].seq) : undefined;
+}
+
+/** A newer attempt of this step holds the fence: this (stale) attempt must stop writing. */
+export class SupersededAttemptError extends Error {
+  override name = 'SupersededAttemptError';
+  constructor(runId: string, step: number, attempt: number) {
+    super(`attempt ${attempt} of step ${step} of run ${runId} was superseded by a newer attempt`);
+  }
+}
+
+/**
+ * Claim a model step for this attempt; later attempts win.
+ * @returns false when a newer attempt already holds it.
+ */
+export async function claimStepFence(
+  db: Pick<pg.Pool, 'query'>,
+  runId: string,
+  step: number,
+  attempt: number,
+): Promise<boolean> {
+  const res = await db.query(
+    `update runs set fence_step = $2, fence_attempt = $3
+     where id = $1 and (fence_step, fence_attempt) <= ($2, $3)`,
+    [runId, step, attempt],
+  );
+  return res.rowCount === 1;
 }

@@ -24,7 +24,7 @@ export class EventWriter {
   private buffer: NewRunEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> = Promise.resolve();
-  private failure: unknown;
+  private failure: Error | undefined;
   lastSeq = 0;
 
   constructor(private readonly options: EventWriterOptions) {}
@@ -58,7 +58,7 @@ export class EventWriter {
           });
           this.options.onFlushed?.(this.lastSeq);
         } catch (err) {
-          this.failure = err;
+          this.failure = err instanceof Error ? err : new Error(String(err));
         }
       });
     }

@@ -49,7 +49,7 @@ export function classifyProviderError(err: unknown, provider: string): ProviderE
   return new ProviderError(`${provider}: ${message}`, true, undefined, provider, { cause: err });
 }
 
-function providerMessage(err: InstanceType<typeof OpenAI.APIError>): string {
+function providerMessage(err: { error?: unknown; message: string }): string {
   const body = err.error as { message?: unknown } | undefined;
   return typeof body?.message === 'string' ? body.message : err.message;
 }

@@ -113,8 +113,8 @@ export async function spawnReverie(
       if (command === 'api' && listening) resolve(listening[1]);
       if (command === 'worker' && output.includes('"msg":"worker started"')) resolve(undefined);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`reverie ${command} exited (${code}) before it was ready:\n${output}`)));
   });
   const timeout = new Promise<never>((_, reject) =>

@@ -20,7 +20,10 @@ type Res = request.Response;
 
 /** The exact contract shape: `{error: {code, message, type, details, request_id}}` and nothing else. */
 function expectError(res: Res, status: number, code: string): Record<string, unknown> {
-  expect({ status: res.status, body: res.body }).toMatchObject({ status, body: { error: { code } } });
+  expect({ status: res.status, body: res.body }).toMatchObject({
+    status,
+    body: { error: { code } },
+  });
   expect(res.headers['content-type']).toMatch(/^application\/json/);
   expect(Object.keys(res.body)).toEqual(['error']);
   const error = res.body.error as Record<string, unknown>;
@@ -34,20 +37,40 @@ function expectError(res: Res, status: number, code: string): Record<string, unk
 }
 
 function expectIssueAt(error: Record<string, unknown>, field: string): void {
-  const issues = (error.details as { issues?: { path: string; message: string; code: string }[] }).issues;
-  expect(issues).toEqual(expect.arrayContaining([expect.objectContaining({ path: field, message: expect.any(String), code: expect.any(String) })]));
+  const issues = (error.details as { issues?: { path: string; message: string; code: string }[] })
+    .issues;
+  expect(issues).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({
+        path: field,
+        message: expect.any(String),
+        code: expect.any(String),
+      }),
+    ]),
+  );
 }
 
 /** A tenant of its own, so row counts are not disturbed by tests running in parallel. */
 async function createTenant(pool: Pool): Promise<{ tenantId: string; key: string; keyId: string }> {
   const tenantId = randomUUID();
-  await pool.query('insert into tenants (id, name) values ($1, $2)', [tenantId, `test-${tenantId.slice(0, 8)}`]);
-  const { id, key } = await createApiKey(pool, tenantId, { name: 'test', scopes: ['chat', 'files'] });
+  await pool.query('insert into tenants (id, name) values ($1, $2)', [
+    tenantId,
+    `test-${tenantId.slice(0, 8)}`,
+  ]);
+  const { id, key } = await createApiKey(pool, tenantId, {
+    name: 'test',
+    scopes: ['chat', 'files'],
+  });
   return { tenantId, key, keyId: id };
 }
 
 async function tenantCounts(pool: Pool, tenantId: string) {
-  const { rows } = await pool.query<{ sessions: number; runs: number; messages: number; events: number }>(
+  const { rows } = await pool.query<{
+    sessions: number;
+    runs: number;
+    messages: number;
+    events: number;
+  }>(
     `select (select count(*) from sessions where tenant_id = $1)::int as sessions,
             (select count(*) from runs where tenant_id = $1)::int as runs,
             (select count(*) from messages where tenant_id = $1)::int as messages,
@@ -73,31 +96,46 @@ describe('API errors and identity', () => {
 
   describe('malformed requests', () => {
     it('malformed JSON is 400 invalid_request', async () => {
-      const res = await api.post('/v1/sessions').set(auth).set('Content-Type', 'application/json').send('{"title": ');
+      const res = await api
+        .post('/v1/sessions')
+        .set(auth)
+        .set('Content-Type', 'application/json')
+        .send('{"title": ');
       const error = expectError(res, 400, 'invalid_request');
       expect(error.type).toBe('invalid_request_error');
     });
 
     it('an unknown route is a JSON 404, under /v1 and at the root', async () => {
-      expect(expectError(await api.get('/v1/no-such-thing').set(auth), 404, 'not_found').type).toBe('not_found_error');
+      expect(expectError(await api.get('/v1/no-such-thing').set(auth), 404, 'not_found').type).toBe(
+        'not_found_error',
+      );
       expectError(await api.get('/no-such-thing'), 404, 'not_found');
       expectError(await api.post('/api/v1/no-such-thing').send({}), 404, 'not_found');
     });
 
     it('a body over MAX_BODY_BYTES is 413 payload_too_large', async () => {
-      const res = await api.post('/v1/sessions').set(auth).send({ title: 'x'.repeat(400), metadata: { blob: 'y'.repeat(4000) } });
+      const res = await api
+        .post('/v1/sessions')
+        .set(auth)
+        .send({ title: 'x'.repeat(400), metadata: { blob: 'y'.repeat(4000) } });
       const error = expectError(res, 413, 'payload_too_large');
       expect(error.details).toEqual({ limit_bytes: 2048 });
     });
 
     it('a body just under the limit is accepted', async () => {
-      const res = await api.post('/v1/sessions').set(auth).send({ metadata: { blob: 'y'.repeat(1500) } });
+      const res = await api
+        .post('/v1/sessions')
+        .set(auth)
+        .send({ metadata: { blob: 'y'.repeat(1500) } });
       expect(res.status).toBe(201);
     });
 
     it('an unknown multitask_strategy is 400 with the zod issue in details', async () => {
       const session = (await api.post('/v1/sessions').set(auth).send({})).body as { id: string };
-      const res = await api.post(`/v1/sessions/${session.id}/messages`).set(auth).send({ content: 'hi', multitask_strategy: 'x' });
+      const res = await api
+        .post(`/v1/sessions/${session.id}/messages`)
+        .set(auth)
+        .send({ content: 'hi', multitask_strategy: 'x' });
       expectIssueAt(expectError(res, 400, 'invalid_request'), 'multitask_strategy');
     });
 
@@ -130,7 +168,8 @@ describe('API errors and identity', () => {
       ['post', '/v1/runs/xyz/cancel'],
       ['get', '/v1/runs/xyz/events'],
     ] as const)('%s %s (malformed id) is 400 with the issue in details', async (method, url) => {
-      const body = method === 'post' ? { content: 'hi' } : method === 'patch' ? { title: 't' } : undefined;
+      const body =
+        method === 'post' ? { content: 'hi' } : method === 'patch' ? { title: 't' } : undefined;
       const res = await api[method](url).set(auth).send(body);
       const error = expectError(res, 400, 'invalid_request');
       expectIssueAt(error, 'id');
@@ -151,29 +190,59 @@ describe('API errors and identity', () => {
     });
 
     it('an unknown field in a strict body is 400', async () => {
-      expectIssueAt(expectError(await api.post('/v1/sessions').set(auth).send({ titel: 'typo' }), 400, 'invalid_request'), '');
+      expectIssueAt(
+        expectError(
+          await api.post('/v1/sessions').set(auth).send({ titel: 'typo' }),
+          400,
+          'invalid_request',
+        ),
+        '',
+      );
     });
 
     it('a rejected request changes no state', async () => {
       const tenant = await createTenant(platform.pool);
       const other = { Authorization: `Bearer ${tenant.key}` };
-      const session = (await api.post('/v1/sessions').set(other).send({ title: 'keep' })).body as { id: string; title: string };
+      const session = (await api.post('/v1/sessions').set(other).send({ title: 'keep' })).body as {
+        id: string;
+        title: string;
+      };
       const before = await tenantCounts(platform.pool, tenant.tenantId);
       expect(before).toEqual({ sessions: 1, runs: 0, messages: 0, events: 0 });
 
       const rejected: Res[] = [
-        await api.post(`/v1/sessions/${session.id}/messages`).set(other).send({ content: 'hi', multitask_strategy: 'x' }),
+        await api
+          .post(`/v1/sessions/${session.id}/messages`)
+          .set(other)
+          .send({ content: 'hi', multitask_strategy: 'x' }),
         await api.post(`/v1/sessions/${session.id}/messages`).set(other).send({ content: '' }),
-        await api.post(`/v1/sessions/${session.id}/messages`).set(other).send({ content: 'hi', temperature: 9 }),
-        await api.post(`/v1/sessions/${session.id}/messages`).set(other).set('Content-Type', 'application/json').send('{oops'),
-        await api.post(`/v1/sessions/${session.id}/messages`).set(other).send({ content: 'z'.repeat(3000) }),
+        await api
+          .post(`/v1/sessions/${session.id}/messages`)
+          .set(other)
+          .send({ content: 'hi', temperature: 9 }),
+        await api
+          .post(`/v1/sessions/${session.id}/messages`)
+          .set(other)
+          .set('Content-Type', 'application/json')
+          .send('{oops'),
+        await api
+          .post(`/v1/sessions/${session.id}/messages`)
+          .set(other)
+          .send({ content: 'z'.repeat(3000) }),
         await api.patch(`/v1/sessions/${session.id}`).set(other).send({ title: 42 }),
         await api.post('/v1/sessions').set(other).send({ metadata: 'not an object' }),
-        await api.post('/v1/chat/completions').set(other).send({ model: 'simulator', messages: [] }),
-        await api.post('/v1/chat/completions').set(other).send({ model: 'simulator', messages: [{ role: 'assistant', content: 'a' }] }),
+        await api
+          .post('/v1/chat/completions')
+          .set(other)
+          .send({ model: 'simulator', messages: [] }),
+        await api
+          .post('/v1/chat/completions')
+          .set(other)
+          .send({ model: 'simulator', messages: [{ role: 'assistant', content: 'a' }] }),
       ];
       expect(rejected.map((r) => r.status)).toEqual([400, 400, 400, 400, 413, 400, 400, 400, 400]);
-      for (const res of rejected) expect(res.body.error.code).toMatch(/^(invalid_request|payload_too_large)$/);
+      for (const res of rejected)
+        expect(res.body.error.code).toMatch(/^(invalid_request|payload_too_large)$/);
 
       expect(await tenantCounts(platform.pool, tenant.tenantId)).toEqual(before);
       const after = await api.get(`/v1/sessions/${session.id}`).set(other);
@@ -217,7 +286,8 @@ describe('API errors and identity', () => {
           .set('X-Session-Id', sessionId)
           .send({ model: 'simulator', messages: [{ role: 'user', content: 'hi' }] }),
       ];
-      for (const res of attempts) expect(expectError(res, 404, 'not_found').type).toBe('not_found_error');
+      for (const res of attempts)
+        expect(expectError(res, 404, 'not_found').type).toBe('not_found_error');
 
       // Nothing of the first tenant is listed for the second, nor changed.
       const sessions = await api.get('/v1/sessions?limit=100').set(as);
@@ -227,12 +297,20 @@ describe('API errors and identity', () => {
       const mine = await api.get(`/v1/sessions/${sessionId}`).set(auth);
       expect(mine.status).toBe(200);
       expect(mine.body.title).not.toBe('stolen');
-      const { rows } = await platform.pool.query('select count(*)::int as n from runs where session_id = $1', [sessionId]);
+      const { rows } = await platform.pool.query(
+        'select count(*)::int as n from runs where session_id = $1',
+        [sessionId],
+      );
       expect(rows[0].n).toBe(1);
     });
 
     it('an invalid Bearer key is 401 and never falls back to anonymous', async () => {
-      for (const header of ['Bearer rv_not-a-key', 'Bearer ', 'Basic dXNlcjpwYXNz', 'rv_no_scheme']) {
+      for (const header of [
+        'Bearer rv_not-a-key',
+        'Bearer ',
+        'Basic dXNlcjpwYXNz',
+        'rv_no_scheme',
+      ]) {
         const res = await api.get('/v1/sessions').set('Authorization', header);
         expect(expectError(res, 401, 'unauthorized').type).toBe('authentication_error');
       }
@@ -244,7 +322,9 @@ describe('API errors and identity', () => {
       const tenant = await createTenant(platform.pool);
       const as = { Authorization: `Bearer ${tenant.key}` };
       expect((await api.get('/v1/sessions').set(as)).status).toBe(200);
-      await platform.pool.query('update api_keys set revoked_at = now() where id = $1', [tenant.keyId]);
+      await platform.pool.query('update api_keys set revoked_at = now() where id = $1', [
+        tenant.keyId,
+      ]);
       expectError(await api.get('/v1/sessions').set(as), 401, 'unauthorized');
     });
 
@@ -269,7 +349,10 @@ describe('API errors and identity', () => {
       const b = await api.get('/v1/models').set(auth);
       expect(a.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
       expect(b.headers['x-request-id']).not.toBe(a.headers['x-request-id']);
-      const unsafe = await api.get('/v1/models').set(auth).set('X-Request-ID', 'has spaces <script>');
+      const unsafe = await api
+        .get('/v1/models')
+        .set(auth)
+        .set('X-Request-ID', 'has spaces <script>');
       expect(unsafe.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
       const health = await api.get('/health');
       expect(health.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
@@ -284,14 +367,20 @@ describe('API errors and identity', () => {
       const got = await api.get(`/v1/sessions/${created.body.id}`).set(auth);
       expect(got.body.title).toBe('via api/v1');
       expectError(await api.get('/api/v1/sessions/nope').set(auth), 400, 'invalid_request');
-      expectError(await api.get('/api/v1/sessions').set('Authorization', 'Bearer wrong'), 401, 'unauthorized');
+      expectError(
+        await api.get('/api/v1/sessions').set('Authorization', 'Bearer wrong'),
+        401,
+        'unauthorized',
+      );
     });
 
     it('answers an unsupported method on a known route in the contract shape', async () => {
       const res = await api.put('/v1/sessions').set(auth).send({});
       const error = expectError(res, 405, 'method_not_allowed');
       expect(res.headers.allow).toContain('POST');
-      expect((error.details as { allowed: string[] }).allowed).toEqual(expect.arrayContaining(['GET', 'POST']));
+      expect((error.details as { allowed: string[] }).allowed).toEqual(
+        expect.arrayContaining(['GET', 'POST']),
+      );
     });
   });
 
@@ -306,8 +395,13 @@ describe('API errors and identity', () => {
       const res = await api.get('/health/ready');
       expect(res.status).toBe(200);
       expect(res.body.status).toBe('ready');
-      expect(res.body.checks.map((c: { name: string }) => c.name).sort()).toEqual(['blob_store', 'postgres', 'temporal']);
-      for (const c of res.body.checks) expect(c).toMatchObject({ ok: true, latency_ms: expect.any(Number) });
+      expect(res.body.checks.map((c: { name: string }) => c.name).sort()).toEqual([
+        'blob_store',
+        'postgres',
+        'temporal',
+      ]);
+      for (const c of res.body.checks)
+        expect(c).toMatchObject({ ok: true, latency_ms: expect.any(Number) });
     });
 
     it('GET /metrics is Prometheus text with the request histogram', async () => {
@@ -316,7 +410,9 @@ describe('API errors and identity', () => {
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/plain/);
       expect(res.text).toContain('# TYPE reverie_http_request_duration_seconds histogram');
-      expect(res.text).toMatch(/reverie_http_request_duration_seconds_count\{[^}]*route="\/v1\/models"[^}]*\} \d+/);
+      expect(res.text).toMatch(
+        /reverie_http_request_duration_seconds_count\{[^}]*route="\/v1\/models"[^}]*\} \d+/,
+      );
     });
   });
 });
@@ -354,7 +450,9 @@ describe('readiness with a failed dependency', () => {
     const config = loadConfig(await platformEnv(), false);
     const deadPool = createPool('postgres://postgres@127.0.0.1:1/none', 1);
     const deadTemporal = {
-      workflowService: { getSystemInfo: () => Promise.reject(new Error('14 UNAVAILABLE: connection refused')) },
+      workflowService: {
+        getSystemInfo: () => Promise.reject(new Error('14 UNAVAILABLE: connection refused')),
+      },
     } as unknown as Client;
     const deps = {
       config,
@@ -370,7 +468,9 @@ describe('readiness with a failed dependency', () => {
       expect(error.message).toContain('postgres');
       expect(error.message).toContain('temporal');
       expect(error.message).not.toContain('blob_store');
-      const failed = (error.details as { checks: { name: string; ok: boolean; error?: string }[] }).checks.filter((c) => !c.ok);
+      const failed = (
+        error.details as { checks: { name: string; ok: boolean; error?: string }[] }
+      ).checks.filter((c) => !c.ok);
       expect(failed.map((c) => c.name).sort()).toEqual(['postgres', 'temporal']);
       for (const c of failed) expect(c.error).toEqual(expect.any(String));
     } finally {

@@ -15,9 +15,12 @@ interface Frame {
 /** Read an SSE response to its end. */
 async function readSse(res: Response): Promise<Frame[]> {
   const frames: Frame[] = [];
-  const parser = createParser({ onEvent: (e) => frames.push({ id: e.id, event: e.event, data: e.data }) });
+  const parser = createParser({
+    onEvent: (e) => frames.push({ id: e.id, event: e.event, data: e.data }),
+  });
   const decoder = new TextDecoder();
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+    parser.feed(decoder.decode(chunk, { stream: true }));
   return frames;
 }
 
@@ -42,7 +45,11 @@ describe('sessions API', () => {
 
   beforeAll(async () => {
     fake = await startFakeOpenAI();
-    platform = await startPlatform({ LLM_BASE_URL: fake.baseURL, OPENAI_API_KEY: 'x', LLM_MODEL: 'fake-model' });
+    platform = await startPlatform({
+      LLM_BASE_URL: fake.baseURL,
+      OPENAI_API_KEY: 'x',
+      LLM_MODEL: 'fake-model',
+    });
     api = request.agent(platform.url);
     auth = { Authorization: `Bearer ${platform.apiKey}` };
   });
@@ -52,7 +59,10 @@ describe('sessions API', () => {
   });
   beforeEach(() => fake.reset());
 
-  const createSession = async (body: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
+  const createSession = async (
+    body: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ) => {
     const res = await api.post('/v1/sessions').set(auth).set(headers).send(body);
     expect(res.status).toBe(201);
     return res.body as SessionJson;
@@ -64,11 +74,20 @@ describe('sessions API', () => {
     expect(res.status).toBe(202);
     const wait = await api.get(`/v1/runs/${res.body.run.id}/wait?timeout=30`).set(auth);
     expect(wait.status).toBe(200);
-    return wait.body as { id: string; status: string; message: { id: string; content: string } | null };
+    return wait.body as {
+      id: string;
+      status: string;
+      message: { id: string; content: string } | null;
+    };
   };
 
   it('POST /v1/sessions creates a session (201)', async () => {
-    const s = await createSession({ title: 'Trip', agent: 'default', user_id: 'ada@example.com', metadata: { k: 1 } });
+    const s = await createSession({
+      title: 'Trip',
+      agent: 'default',
+      user_id: 'ada@example.com',
+      metadata: { k: 1 },
+    });
     expect(s).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       object: 'session',
@@ -79,13 +98,18 @@ describe('sessions API', () => {
       created_at: expect.stringMatching(ISO),
       updated_at: expect.stringMatching(ISO),
     });
-    const { rows } = await platform.pool.query('select tenant_id, title from sessions where id = $1', [s.id]);
+    const { rows } = await platform.pool.query(
+      'select tenant_id, title from sessions where id = $1',
+      [s.id],
+    );
     expect(rows).toEqual([{ tenant_id: '00000000-0000-4000-8000-000000000001', title: 'Trip' }]);
   });
 
   it('takes the user from X-User-Id first, then body user_id; an empty body is fine', async () => {
     expect((await createSession({}, { 'X-User-Id': 'header-user' })).user_id).toBe('header-user');
-    expect((await createSession({ user_id: 'body-user' }, { 'X-User-Id': 'header-user' })).user_id).toBe('header-user');
+    expect(
+      (await createSession({ user_id: 'body-user' }, { 'X-User-Id': 'header-user' })).user_id,
+    ).toBe('header-user');
     expect((await createSession({ user_id: 'body-user' })).user_id).toBe('body-user');
     const bare = await createSession();
     expect(bare).toMatchObject({ user_id: null, title: null, agent: 'default', metadata: {} });
@@ -94,7 +118,8 @@ describe('sessions API', () => {
   it('lists sessions newest first with limit and next_cursor, filtered by user', async () => {
     const user = `list-${randomUUID()}`;
     const created: string[] = [];
-    for (let i = 0; i < 5; i++) created.push((await createSession({ title: `s${i}`, user_id: user })).id);
+    for (let i = 0; i < 5; i++)
+      created.push((await createSession({ title: `s${i}`, user_id: user })).id);
     await createSession({ title: 'someone else', user_id: `other-${randomUUID()}` });
 
     const seen: string[] = [];
@@ -134,9 +159,17 @@ describe('sessions API', () => {
     expect(got.status).toBe(200);
     expect(got.body).toEqual(s);
 
-    const patched = await api.patch(`/v1/sessions/${s.id}`).set(auth).send({ title: 'after', metadata: { b: 2 } });
+    const patched = await api
+      .patch(`/v1/sessions/${s.id}`)
+      .set(auth)
+      .send({ title: 'after', metadata: { b: 2 } });
     expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ id: s.id, title: 'after', metadata: { b: 2 }, agent: 'default' });
+    expect(patched.body).toMatchObject({
+      id: s.id,
+      title: 'after',
+      metadata: { b: 2 },
+      agent: 'default',
+    });
     expect(Date.parse(patched.body.updated_at)).toBeGreaterThanOrEqual(Date.parse(s.updated_at));
 
     // Omitted fields stay; null clears the title.
@@ -153,7 +186,9 @@ describe('sessions API', () => {
     expect(del.body).toEqual({ id: s.id, object: 'session', deleted: true });
     expect((await api.get(`/v1/sessions/${s.id}`).set(auth)).status).toBe(404);
     expect((await api.delete(`/v1/sessions/${s.id}`).set(auth)).status).toBe(404);
-    expect((await api.patch(`/v1/sessions/${s.id}`).set(auth).send({ title: 'x' })).status).toBe(404);
+    expect((await api.patch(`/v1/sessions/${s.id}`).set(auth).send({ title: 'x' })).status).toBe(
+      404,
+    );
   });
 
   it('an unknown session id is 404 not_found', async () => {
@@ -166,16 +201,27 @@ describe('sessions API', () => {
       expect(res.status).toBe(404);
       expect(res.body.error).toMatchObject({ code: 'not_found', type: 'not_found_error' });
     }
-    const { rows } = await platform.pool.query('select count(*)::int as n from sessions where id = $1', [id]);
+    const { rows } = await platform.pool.query(
+      'select count(*)::int as n from sessions where id = $1',
+      [id],
+    );
     expect(rows[0].n).toBe(0);
   });
 
   it('POST messages answers 202 {run} with X-Run-Id, X-Session-Id and Location; the run then succeeds', async () => {
     const s = await createSession();
-    const res = await api.post(`/v1/sessions/${s.id}/messages`).set(auth).send({ content: 'hello there' });
+    const res = await api
+      .post(`/v1/sessions/${s.id}/messages`)
+      .set(auth)
+      .send({ content: 'hello there' });
     expect(res.status).toBe(202);
     const run = res.body.run;
-    expect(run).toMatchObject({ object: 'run', kind: 'turn', session_id: s.id, model: 'fake-model' });
+    expect(run).toMatchObject({
+      object: 'run',
+      kind: 'turn',
+      session_id: s.id,
+      model: 'fake-model',
+    });
     expect(['queued', 'running']).toContain(run.status);
     expect(res.headers['x-run-id']).toBe(run.id);
     expect(res.headers['x-session-id']).toBe(s.id);
@@ -183,7 +229,11 @@ describe('sessions API', () => {
 
     const wait = await api.get(`/v1/runs/${run.id}/wait?timeout=30`).set(auth);
     expect(wait.status).toBe(200);
-    expect(wait.body).toMatchObject({ id: run.id, status: 'succeeded', message: { role: 'assistant', content: 'echo: hello there' } });
+    expect(wait.body).toMatchObject({
+      id: run.id,
+      status: 'succeeded',
+      message: { role: 'assistant', content: 'echo: hello there' },
+    });
     expect(fake.chatRequests()).toHaveLength(1);
   });
 
@@ -212,20 +262,35 @@ describe('sessions API', () => {
     for (const m of data) expect(m.created_at).toMatch(ISO);
     const times = data.map((m) => Date.parse(m.created_at));
     expect(times).toEqual([...times].sort((a, b) => a - b));
-    expect(data[1].usage).toEqual(expect.objectContaining({ prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number) }));
+    expect(data[1].usage).toEqual(
+      expect.objectContaining({
+        prompt_tokens: expect.any(Number),
+        completion_tokens: expect.any(Number),
+      }),
+    );
     expect(data[1].id).toBe(first.message!.id);
     expect(res.body.has_more).toBe(false);
 
     // Pages go backwards from the newest: limit=2, then before the first of that page.
     const newest = await api.get(`/v1/sessions/${s.id}/messages?limit=2`).set(auth);
-    expect(newest.body.data.map((m: { content: string }) => m.content)).toEqual(['two', 'echo: two']);
+    expect(newest.body.data.map((m: { content: string }) => m.content)).toEqual([
+      'two',
+      'echo: two',
+    ]);
     expect(newest.body.has_more).toBe(true);
-    const older = await api.get(`/v1/sessions/${s.id}/messages?limit=2&before=${newest.body.next_before}`).set(auth);
-    expect(older.body.data.map((m: { content: string }) => m.content)).toEqual(['one', 'echo: one']);
+    const older = await api
+      .get(`/v1/sessions/${s.id}/messages?limit=2&before=${newest.body.next_before}`)
+      .set(auth);
+    expect(older.body.data.map((m: { content: string }) => m.content)).toEqual([
+      'one',
+      'echo: one',
+    ]);
     expect(older.body.has_more).toBe(false);
     expect(older.body.next_before).toBeNull();
 
-    const badBefore = await api.get(`/v1/sessions/${s.id}/messages?before=${randomUUID()}`).set(auth);
+    const badBefore = await api
+      .get(`/v1/sessions/${s.id}/messages?before=${randomUUID()}`)
+      .set(auth);
     expect(badBefore.status).toBe(400);
   });
 
@@ -235,10 +300,17 @@ describe('sessions API', () => {
     const b = await api.post(`/v1/sessions/${s.id}/messages`).set(auth).send({ content: 'second' });
     expect([a.status, b.status]).toEqual([202, 202]);
     for (const id of [a.body.run.id, b.body.run.id]) {
-      expect((await api.get(`/v1/runs/${id}/wait?timeout=30`).set(auth)).body.status).toBe('succeeded');
+      expect((await api.get(`/v1/runs/${id}/wait?timeout=30`).set(auth)).body.status).toBe(
+        'succeeded',
+      );
     }
     const res = await api.get(`/v1/sessions/${s.id}/messages`).set(auth);
-    expect(res.body.data.map((m: { content: string }) => m.content)).toEqual(['first', 'echo: first', 'second', 'echo: second']);
+    expect(res.body.data.map((m: { content: string }) => m.content)).toEqual([
+      'first',
+      'echo: first',
+      'second',
+      'echo: second',
+    ]);
   });
 
   it('POST messages with stream: true answers with the native SSE stream, ending with done', async () => {
@@ -274,25 +346,44 @@ describe('sessions API', () => {
     expect(done.reason).toBe('stop');
 
     const run = await api.get(`/v1/runs/${runId}`).set(auth);
-    expect(run.body).toMatchObject({ status: 'succeeded', message_id: done.message_id, last_seq: seqs.at(-1) });
+    expect(run.body).toMatchObject({
+      status: 'succeeded',
+      message_id: done.message_id,
+      last_seq: seqs.at(-1),
+    });
   });
 
   it('records the caller from X-User-Id (or body user_id) on the run', async () => {
     const s = await createSession({ user_id: 'owner' });
     const user = `u-${randomUUID()}`;
-    const viaHeader = await api.post(`/v1/sessions/${s.id}/messages`).set(auth).set('X-User-Id', user).send({ content: 'a' });
+    const viaHeader = await api
+      .post(`/v1/sessions/${s.id}/messages`)
+      .set(auth)
+      .set('X-User-Id', user)
+      .send({ content: 'a' });
     expect(viaHeader.body.run.user_id).toBe(user);
-    const viaBody = await api.post(`/v1/sessions/${s.id}/messages`).set(auth).send({ content: 'b', user_id: 'body-user' });
+    const viaBody = await api
+      .post(`/v1/sessions/${s.id}/messages`)
+      .set(auth)
+      .send({ content: 'b', user_id: 'body-user' });
     expect(viaBody.body.run.user_id).toBe('body-user');
-    const fallback = await api.post(`/v1/sessions/${s.id}/messages`).set(auth).send({ content: 'c' });
+    const fallback = await api
+      .post(`/v1/sessions/${s.id}/messages`)
+      .set(auth)
+      .send({ content: 'c' });
     expect(fallback.body.run.user_id).toBe('owner');
-    for (const r of [viaHeader, viaBody, fallback]) await api.get(`/v1/runs/${r.body.run.id}/wait?timeout=30`).set(auth);
-    const { rows } = await platform.pool.query('select id from users where tenant_id = $1 and id = $2', [
-      '00000000-0000-4000-8000-000000000001',
-      user,
-    ]);
+    for (const r of [viaHeader, viaBody, fallback])
+      await api.get(`/v1/runs/${r.body.run.id}/wait?timeout=30`).set(auth);
+    const { rows } = await platform.pool.query(
+      'select id from users where tenant_id = $1 and id = $2',
+      ['00000000-0000-4000-8000-000000000001', user],
+    );
     expect(rows).toHaveLength(1);
-    const tooLong = await api.post(`/v1/sessions/${s.id}/messages`).set(auth).set('X-User-Id', 'x'.repeat(300)).send({ content: 'd' });
+    const tooLong = await api
+      .post(`/v1/sessions/${s.id}/messages`)
+      .set(auth)
+      .set('X-User-Id', 'x'.repeat(300))
+      .send({ content: 'd' });
     expect(tooLong.status).toBe(400);
   });
 

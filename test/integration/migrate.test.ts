@@ -15,7 +15,12 @@ const admin = () => {
 };
 
 /** A fresh database; dropped (with its connections) by `drop`. */
-async function throwawayDatabase(): Promise<{ url: string; pools: pg.Pool[]; pool(): pg.Pool; drop(): Promise<void> }> {
+async function throwawayDatabase(): Promise<{
+  url: string;
+  pools: pg.Pool[];
+  pool(): pg.Pool;
+  drop(): Promise<void>;
+}> {
   const name = `x_${randomBytes(6).toString('hex')}`;
   const server = admin();
   await server.query(`create database ${name}`);
@@ -58,13 +63,19 @@ describe('migrate', () => {
       expect([a.length, b.length].sort()).toEqual([0, files.length]);
 
       const check = db.pool();
-      const rows = (await check.query<{ version: number; name: string }>('select version, name from schema_migrations order by version')).rows;
+      const rows = (
+        await check.query<{ version: number; name: string }>(
+          'select version, name from schema_migrations order by version',
+        )
+      ).rows;
       expect(rows.map((r) => r.name)).toEqual(files);
       expect(rows.map((r) => r.version)).toEqual(files.map((f) => Number(f.slice(0, 4))));
 
       // Applying again is a no-op.
       expect(await migrate(check, { variables: { EMBEDDING_DIM: 8 } })).toEqual([]);
-      expect((await check.query('select count(*)::int as n from schema_migrations')).rows[0].n).toBe(files.length);
+      expect(
+        (await check.query('select count(*)::int as n from schema_migrations')).rows[0].n,
+      ).toBe(files.length);
 
       // The vector columns have the configured dimension.
       const columns = await check.query<{ table_name: string; type: string }>(
@@ -75,8 +86,14 @@ describe('migrate', () => {
       );
       expect(columns.rows.length).toBeGreaterThanOrEqual(3);
       for (const c of columns.rows) expect(c.type).toBe('vector(8)');
-      expect((await check.query("select value from settings where key = 'embedding_dim'")).rows[0].value).toBe(8);
-      await expect(check.query(`insert into tenants (id, name) values ('00000000-0000-4000-8000-0000000000aa', 't')`)).resolves.toBeDefined();
+      expect(
+        (await check.query("select value from settings where key = 'embedding_dim'")).rows[0].value,
+      ).toBe(8);
+      await expect(
+        check.query(
+          `insert into tenants (id, name) values ('00000000-0000-4000-8000-0000000000aa', 't')`,
+        ),
+      ).resolves.toBeDefined();
       await expect(
         check.query(
           `insert into memories (id, tenant_id, user_id, content, content_hash, embedding)
@@ -114,18 +131,27 @@ describe('migrate', () => {
 
     it('rolls a failing migration back entirely (its record too), stops there, and resumes once fixed', async () => {
       await writeFile(path.join(dir, '0001_create_a.sql'), 'create table a (id int primary key);');
-      await writeFile(path.join(dir, '0002_break_b.sql'), 'create table b (id int); select * from no_such_table;');
+      await writeFile(
+        path.join(dir, '0002_break_b.sql'),
+        'create table b (id int); select * from no_such_table;',
+      );
       await writeFile(path.join(dir, '0003_create_c.sql'), 'create table c (id int);');
       await writeFile(path.join(dir, 'README.md'), 'not a migration');
       const db = await throwawayDatabase();
       try {
         const pool = db.pool();
-        await expect(migrate(pool, { dir })).rejects.toThrow(/0002_break_b\.sql failed: .*no_such_table/);
+        await expect(migrate(pool, { dir })).rejects.toThrow(
+          /0002_break_b\.sql failed: .*no_such_table/,
+        );
         const state = async () => ({
-          versions: (await pool.query('select version from schema_migrations order by version')).rows.map((r) => r.version),
-          tables: (await pool.query(`select tablename from pg_tables where schemaname = 'public' and tablename in ('a', 'b', 'c') order by 1`)).rows.map(
-            (r) => r.tablename,
-          ),
+          versions: (
+            await pool.query('select version from schema_migrations order by version')
+          ).rows.map((r) => r.version),
+          tables: (
+            await pool.query(
+              `select tablename from pg_tables where schemaname = 'public' and tablename in ('a', 'b', 'c') order by 1`,
+            )
+          ).rows.map((r) => r.tablename),
         });
         expect(await state()).toEqual({ versions: [1], tables: ['a'] });
 
@@ -139,14 +165,24 @@ describe('migrate', () => {
     });
 
     it('substitutes variables, refusing missing or unsafe values', async () => {
-      await writeFile(path.join(dir, '0001_create_t.sql'), 'create table t (label text default {{LABEL}});');
+      await writeFile(
+        path.join(dir, '0001_create_t.sql'),
+        'create table t (label text default {{LABEL}});',
+      );
       const db = await throwawayDatabase();
       try {
         const pool = db.pool();
         await expect(migrate(pool, { dir })).rejects.toThrow(/variable LABEL/);
-        await expect(migrate(pool, { dir, variables: { LABEL: "'x'); drop table schema_migrations; --" } })).rejects.toThrow(/unsafe value for LABEL/);
-        expect((await pool.query('select count(*)::int as n from schema_migrations')).rows[0].n).toBe(0);
-        await writeFile(path.join(dir, '0001_create_t.sql'), 'create table t (n int default {{N}});');
+        await expect(
+          migrate(pool, { dir, variables: { LABEL: "'x'); drop table schema_migrations; --" } }),
+        ).rejects.toThrow(/unsafe value for LABEL/);
+        expect(
+          (await pool.query('select count(*)::int as n from schema_migrations')).rows[0].n,
+        ).toBe(0);
+        await writeFile(
+          path.join(dir, '0001_create_t.sql'),
+          'create table t (n int default {{N}});',
+        );
         expect(await migrate(pool, { dir, variables: { N: 7 } })).toEqual(['0001_create_t.sql']);
         await pool.query('insert into t default values');
         expect((await pool.query('select n from t')).rows).toEqual([{ n: 7 }]);

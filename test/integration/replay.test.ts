@@ -74,7 +74,7 @@ describe('workflow replay', () => {
     const recorded = await Promise.all(
       (await readdir(FIXTURES)).filter((f) => f.endsWith('.json')).map(async (f) => ({
         name: f,
-        history: historyFromJSON(JSON.parse(await readFile(path.join(FIXTURES, f), 'utf8'))) as unknown,
+        history: historyFromJSON(JSON.parse(await readFile(path.join(FIXTURES, f), 'utf8'))),
       })),
     );
     expect(recorded.length).toBeGreaterThanOrEqual(3);

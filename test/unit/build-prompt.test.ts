@@ -24,11 +24,20 @@ function row(partial: Partial<MessageRow> & Pick<MessageRow, 'role'>): MessageRo
   };
 }
 
-const call = (id: string, name = 'lookup') => ({ id, type: 'function' as const, function: { name, arguments: '{"q":"x"}' } });
+const call = (id: string, name = 'lookup') => ({
+  id,
+  type: 'function' as const,
+  function: { name, arguments: '{"q":"x"}' },
+});
 
 describe('buildPrompt', () => {
   it('starts with one system message: agent prompt, session id and this turn’s system messages', () => {
-    const messages = buildPrompt({ systemPrompt: 'Be brief.', sessionId: 'sess-1', turnSystem: ['Answer in French.'], history: [] });
+    const messages = buildPrompt({
+      systemPrompt: 'Be brief.',
+      sessionId: 'sess-1',
+      turnSystem: ['Answer in French.'],
+      history: [],
+    });
     expect(messages).toHaveLength(1);
     expect(messages[0].role).toBe('system');
     expect(messages[0].content).toBe('Be brief.\n\nSession: sess-1\n\nAnswer in French.');
@@ -57,7 +66,9 @@ describe('buildPrompt', () => {
       row({ role: 'tool', content: '{"hits":[]}', tool_call_id: 'c1' }),
       row({ role: 'assistant', content: 'nothing found' }),
     ];
-    expect(buildPrompt({ systemPrompt: 'S', sessionId: 's', turnSystem: [], history }).slice(1)).toEqual([
+    expect(
+      buildPrompt({ systemPrompt: 'S', sessionId: 's', turnSystem: [], history }).slice(1),
+    ).toEqual([
       { role: 'user', content: 'find x' },
       { role: 'assistant', content: null, tool_calls: [call('c1')] },
       { role: 'tool', tool_call_id: 'c1', content: '{"hits":[]}' },
@@ -72,7 +83,12 @@ describe('buildPrompt', () => {
       row({ role: 'tool', content: 'r1', tool_call_id: 'c1' }),
       row({ role: 'user', content: 'never mind' }),
     ];
-    const messages = buildPrompt({ systemPrompt: 'S', sessionId: 's', turnSystem: [], history }).slice(1);
+    const messages = buildPrompt({
+      systemPrompt: 'S',
+      sessionId: 's',
+      turnSystem: [],
+      history,
+    }).slice(1);
     expect(messages).toEqual([
       { role: 'user', content: 'find x and y' },
       { role: 'assistant', content: 'Looking', tool_calls: [call('c1')] },
@@ -86,10 +102,21 @@ describe('buildPrompt', () => {
       row({ role: 'user', content: 'q1' }),
       row({ role: 'assistant', content: '', tool_calls: [call('lost-1')] }),
       row({ role: 'user', content: 'q2' }),
-      row({ role: 'assistant', content: 'partial answer', tool_calls: [call('lost-2')], status: 'incomplete', incomplete_reason: 'interrupted' }),
+      row({
+        role: 'assistant',
+        content: 'partial answer',
+        tool_calls: [call('lost-2')],
+        status: 'incomplete',
+        incomplete_reason: 'interrupted',
+      }),
       row({ role: 'user', content: 'q3' }),
     ];
-    const messages = buildPrompt({ systemPrompt: 'S', sessionId: 's', turnSystem: [], history }).slice(1);
+    const messages = buildPrompt({
+      systemPrompt: 'S',
+      sessionId: 's',
+      turnSystem: [],
+      history,
+    }).slice(1);
     expect(messages).toEqual([
       { role: 'user', content: 'q1' },
       { role: 'user', content: 'q2' },
@@ -97,18 +124,30 @@ describe('buildPrompt', () => {
       { role: 'user', content: 'q3' },
     ]);
     // Every tool message the provider sees answers a call it has seen, and vice versa.
-    const requested = messages.flatMap((m) => ('tool_calls' in m && m.tool_calls ? m.tool_calls.map((c) => c.id) : []));
+    const requested = messages.flatMap((m) =>
+      'tool_calls' in m && m.tool_calls ? m.tool_calls.map((c) => c.id) : [],
+    );
     const answered = messages.flatMap((m) => (m.role === 'tool' ? [m.tool_call_id] : []));
     expect(answered.sort()).toEqual(requested.sort());
   });
 
   it('drops tool results whose call is not in the history', () => {
-    const history = [row({ role: 'user', content: 'q' }), row({ role: 'tool', content: 'orphan', tool_call_id: 'ghost' })];
-    expect(buildPrompt({ systemPrompt: 'S', sessionId: 's', turnSystem: [], history }).slice(1)).toEqual([{ role: 'user', content: 'q' }]);
+    const history = [
+      row({ role: 'user', content: 'q' }),
+      row({ role: 'tool', content: 'orphan', tool_call_id: 'ghost' }),
+    ];
+    expect(
+      buildPrompt({ systemPrompt: 'S', sessionId: 's', turnSystem: [], history }).slice(1),
+    ).toEqual([{ role: 'user', content: 'q' }]);
   });
 
   it('skips empty assistant messages (an interrupted turn that produced no text)', () => {
-    const history = [row({ role: 'user', content: 'q' }), row({ role: 'assistant', content: '', status: 'incomplete', incomplete_reason: 'cancelled' })];
-    expect(buildPrompt({ systemPrompt: 'S', sessionId: 's', turnSystem: [], history }).slice(1)).toEqual([{ role: 'user', content: 'q' }]);
+    const history = [
+      row({ role: 'user', content: 'q' }),
+      row({ role: 'assistant', content: '', status: 'incomplete', incomplete_reason: 'cancelled' }),
+    ];
+    expect(
+      buildPrompt({ systemPrompt: 'S', sessionId: 's', turnSystem: [], history }).slice(1),
+    ).toEqual([{ role: 'user', content: 'q' }]);
   });
 });

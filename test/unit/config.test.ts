@@ -55,12 +55,19 @@ describe('loadConfig', () => {
 
   it('turns anonymous access off by default in production, unless enabled explicitly', () => {
     expect(loadConfig({ NODE_ENV: 'production' }, false).allowAnonymous).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', ALLOW_ANONYMOUS: 'true' }, false).allowAnonymous).toBe(true);
-    expect(loadConfig({ NODE_ENV: 'development', ALLOW_ANONYMOUS: 'no' }, false).allowAnonymous).toBe(false);
+    expect(
+      loadConfig({ NODE_ENV: 'production', ALLOW_ANONYMOUS: 'true' }, false).allowAnonymous,
+    ).toBe(true);
+    expect(
+      loadConfig({ NODE_ENV: 'development', ALLOW_ANONYMOUS: 'no' }, false).allowAnonymous,
+    ).toBe(false);
   });
 
   it('coerces numbers and booleans from strings', () => {
-    const config = loadConfig({ PORT: '0', EMBEDDING_DIM: '8', TEMPORAL_TLS: '1', MAX_BODY_BYTES: '2048' }, false);
+    const config = loadConfig(
+      { PORT: '0', EMBEDDING_DIM: '8', TEMPORAL_TLS: '1', MAX_BODY_BYTES: '2048' },
+      false,
+    );
     expect(config.port).toBe(0);
     expect(config.embeddingDim).toBe(8);
     expect(config.temporal.tls).toBe(true);
@@ -68,7 +75,10 @@ describe('loadConfig', () => {
   });
 
   it('treats blank optional strings as unset and trims them', () => {
-    const config = loadConfig({ DATABASE_URL: '   ', OPENAI_API_KEY: ' sk-x ', LLM_BASE_URL: '' }, false);
+    const config = loadConfig(
+      { DATABASE_URL: '   ', OPENAI_API_KEY: ' sk-x ', LLM_BASE_URL: '' },
+      false,
+    );
     expect(config.databaseUrl).toBeUndefined();
     expect(config.llm.apiKey).toBe('sk-x');
     expect(config.llm.baseURL).toBeUndefined();
@@ -77,7 +87,10 @@ describe('loadConfig', () => {
 
   it('parses LLM_FALLBACKS: models on the primary endpoint or model@url, blanks skipped', () => {
     const config = loadConfig(
-      { LLM_FALLBACKS: ' gpt-4o , , claude@https://other.example/v1,llama@http://127.0.0.1:11434/v1 ' },
+      {
+        LLM_FALLBACKS:
+          ' gpt-4o , , claude@https://other.example/v1,llama@http://127.0.0.1:11434/v1 ',
+      },
       false,
     );
     expect(config.llm.fallbacks).toEqual([
@@ -88,16 +101,22 @@ describe('loadConfig', () => {
   });
 
   it('treats an empty numeric or boolean variable (PORT= in a .env) as unset, not 0 or false', () => {
-    const config = loadConfig({ PORT: '', EMBEDDING_DIM: ' ', S3_FORCE_PATH_STYLE: '', ALLOW_ANONYMOUS: '' }, false);
+    const config = loadConfig(
+      { PORT: '', EMBEDDING_DIM: ' ', S3_FORCE_PATH_STYLE: '', ALLOW_ANONYMOUS: '' },
+      false,
+    );
     expect(config.port).toBe(8080);
     expect(config.embeddingDim).toBe(384);
     expect(config.blob.s3.forcePathStyle).toBe(true);
     expect(config.allowAnonymous).toBe(true);
   });
 
-  it.each(['claude@', '@https://other.example/v1', 'claude@not a url'])('rejects the LLM_FALLBACKS entry %s', (entry) => {
-    expect(configError({ LLM_FALLBACKS: `gpt-4o,${entry}` }).message).toContain('LLM_FALLBACKS');
-  });
+  it.each(['claude@', '@https://other.example/v1', 'claude@not a url'])(
+    'rejects the LLM_FALLBACKS entry %s',
+    (entry) => {
+      expect(configError({ LLM_FALLBACKS: `gpt-4o,${entry}` }).message).toContain('LLM_FALLBACKS');
+    },
+  );
 
   it('does not read process.env when given another environment', () => {
     const saved = process.env.PORT;

@@ -9,7 +9,11 @@ interface Chunk {
   object: string;
   created: number;
   model: string;
-  choices: { index: number; delta: { role?: string; content?: string }; finish_reason: string | null }[];
+  choices: {
+    index: number;
+    delta: { role?: string; content?: string };
+    finish_reason: string | null;
+  }[];
   usage?: Record<string, number>;
 }
 
@@ -48,11 +52,14 @@ const text = (frames: SseFrame[]) =>
 describe('OpenAIChunkRenderer', () => {
   it('puts role on the first text frame only, numbers frames by seq and ends with [DONE]', () => {
     const { events, add } = log();
-    add('run.started')('message.delta', { content: 'Hel' })('message.delta', { content: 'lo' })('usage', {
-      prompt_tokens: 3,
-      completion_tokens: 2,
-      total_tokens: 5,
-    })('done', { reason: 'stop', message_id: 'm1' });
+    add('run.started')('message.delta', { content: 'Hel' })('message.delta', { content: 'lo' })(
+      'usage',
+      {
+        prompt_tokens: 3,
+        completion_tokens: 2,
+        total_tokens: 5,
+      },
+    )('done', { reason: 'stop', message_id: 'm1' });
     const frames = renderAll(renderer(), events);
 
     expect(frames.at(-1)).toEqual({ data: '[DONE]' });
@@ -66,14 +73,23 @@ describe('OpenAIChunkRenderer', () => {
     expect(all.map((c) => c.choices[0].finish_reason)).toEqual([null, null, 'stop']);
     expect(frames.map((f) => f.id)).toEqual([2, 3, 5, undefined]);
     for (const c of all) {
-      expect(c).toMatchObject({ id: 'chatcmpl-run-1', object: 'chat.completion.chunk', created: 1700000000, model: 'm' });
+      expect(c).toMatchObject({
+        id: 'chatcmpl-run-1',
+        object: 'chat.completion.chunk',
+        created: 1700000000,
+        model: 'm',
+      });
     }
     expect(frames.some((f) => f.event)).toBe(false);
   });
 
   it('sends a usage chunk (empty choices) before [DONE] only with includeUsage', () => {
     const { events, add } = log();
-    add('message.delta', { content: 'hi' })('usage', { prompt_tokens: 7, completion_tokens: 1, total_tokens: 8 })('done', {
+    add('message.delta', { content: 'hi' })('usage', {
+      prompt_tokens: 7,
+      completion_tokens: 1,
+      total_tokens: 8,
+    })('done', {
       reason: 'stop',
     });
     const without = renderAll(renderer(), events);
@@ -83,7 +99,11 @@ describe('OpenAIChunkRenderer', () => {
     const usageChunks = chunks(withUsage).filter((c) => c.usage);
     expect(usageChunks).toHaveLength(1);
     expect(usageChunks[0].choices).toEqual([]);
-    expect(usageChunks[0].usage).toEqual({ prompt_tokens: 7, completion_tokens: 1, total_tokens: 8 });
+    expect(usageChunks[0].usage).toEqual({
+      prompt_tokens: 7,
+      completion_tokens: 1,
+      total_tokens: 8,
+    });
     expect(JSON.parse(withUsage.at(-2)!.data).usage).toBeDefined();
     expect(withUsage.at(-1)).toEqual({ data: '[DONE]' });
   });
@@ -105,10 +125,15 @@ describe('OpenAIChunkRenderer', () => {
 
   it('adds named events (empty choices, the event inside) only when extended', () => {
     const { events, add } = log();
-    add('run.started')('reasoning', { content: 'think', step: 0 })('progress', { step: 1, total_steps: 2, label: 'x', status: 'running' })(
-      'tool_call',
-      { id: 'c1', tool_name: 'lookup', status: 'pending', arguments: {} },
-    )('message.delta', { content: 'ok' })('title', { title: 'T' })('done', { reason: 'stop' });
+    add('run.started')('reasoning', { content: 'think', step: 0 })('progress', {
+      step: 1,
+      total_steps: 2,
+      label: 'x',
+      status: 'running',
+    })('tool_call', { id: 'c1', tool_name: 'lookup', status: 'pending', arguments: {} })(
+      'message.delta',
+      { content: 'ok' },
+    )('title', { title: 'T' })('done', { reason: 'stop' });
 
     const plain = renderAll(renderer(), events);
     expect(plain.filter((f) => f.event)).toEqual([]);
@@ -116,10 +141,21 @@ describe('OpenAIChunkRenderer', () => {
 
     const extended = renderAll(renderer({ extended: true }), events);
     const named = extended.filter((f) => f.event);
-    expect(named.map((f) => f.event)).toEqual(['reasoning', 'progress', 'tool_call', 'title', 'done']);
+    expect(named.map((f) => f.event)).toEqual([
+      'reasoning',
+      'progress',
+      'tool_call',
+      'title',
+      'done',
+    ]);
     for (const f of named) {
       const data = JSON.parse(f.data);
-      expect(data).toMatchObject({ object: 'chat.completion.chunk', choices: [], type: f.event, seq: f.id });
+      expect(data).toMatchObject({
+        object: 'chat.completion.chunk',
+        choices: [],
+        type: f.event,
+        seq: f.id,
+      });
       expect(f.id).toBe(events.find((e) => e.type === f.event)!.seq);
     }
     expect(JSON.parse(named[0].data).data).toEqual({ content: 'think', step: 0 });
@@ -133,13 +169,14 @@ describe('OpenAIChunkRenderer', () => {
       attempt: 2,
       reason: 'connection lost',
       discard_from_seq: 1,
-    })('message.delta', { content: 'Hel' })('message.delta', { content: 'lo ' })('message.delta', { content: 'world!' })(
-      'done',
-      { reason: 'stop' },
-    );
+    })('message.delta', { content: 'Hel' })('message.delta', { content: 'lo ' })('message.delta', {
+      content: 'world!',
+    })('done', { reason: 'stop' });
     const frames = renderAll(renderer(), events);
     expect(text(frames)).toBe('Hello world!');
-    const deltas = chunks(frames).map((c) => c.choices[0].delta.content).filter((c) => c);
+    const deltas = chunks(frames)
+      .map((c) => c.choices[0].delta.content)
+      .filter((c) => c);
     expect(deltas).toEqual(['Hello ', 'wor', 'ld!']);
     // The plain stream never shows the retry itself.
     expect(frames.some((f) => f.event === 'retry')).toBe(false);
@@ -148,27 +185,30 @@ describe('OpenAIChunkRenderer', () => {
   it('keeps text from before the discard point and replays only the discarded part', () => {
     const { events, add } = log();
     // Step 0 answered "A. "; step 1's first attempt ("Bx") is discarded from seq 2.
-    add('message.delta', { content: 'A. ' })('message.delta', { content: 'Bx' })('retry', { attempt: 2, discard_from_seq: 2 })(
-      'message.delta',
-      { content: 'By' },
-    )('done', { reason: 'stop' });
+    add('message.delta', { content: 'A. ' })('message.delta', { content: 'Bx' })('retry', {
+      attempt: 2,
+      discard_from_seq: 2,
+    })('message.delta', { content: 'By' })('done', { reason: 'stop' });
     expect(text(renderAll(renderer(), events))).toBe('A. Bxy');
   });
 
   it('discards nothing when the failed attempt wrote nothing (discard_from_seq null)', () => {
     const { events, add } = log();
-    add('message.delta', { content: 'kept' })('retry', { attempt: 2, discard_from_seq: null })('message.delta', {
-      content: ' new',
-    })('done', { reason: 'stop' });
+    add('message.delta', { content: 'kept' })('retry', { attempt: 2, discard_from_seq: null })(
+      'message.delta',
+      {
+        content: ' new',
+      },
+    )('done', { reason: 'stop' });
     expect(text(renderAll(renderer(), events))).toBe('kept new');
   });
 
   it('passes the retry event to extended clients', () => {
     const { events, add } = log();
-    add('message.delta', { content: 'ab' })('retry', { attempt: 2, discard_from_seq: 1 })('message.delta', { content: 'abc' })(
-      'done',
-      { reason: 'stop' },
-    );
+    add('message.delta', { content: 'ab' })('retry', { attempt: 2, discard_from_seq: 1 })(
+      'message.delta',
+      { content: 'abc' },
+    )('done', { reason: 'stop' });
     const frames = renderAll(renderer({ extended: true }), events);
     expect(frames.filter((f) => f.event === 'retry')).toHaveLength(1);
     expect(text(frames)).toBe('abc');
@@ -180,10 +220,13 @@ describe('OpenAIChunkRenderer', () => {
   // Flip to `it` once fixed.
   it.failing('survives two retries of the same step without duplicating text', () => {
     const { events, add } = log();
-    add('message.delta', { content: 'Hello ' })('message.delta', { content: 'wor' })('retry', { attempt: 2, discard_from_seq: 1 })(
-      'message.delta',
-      { content: 'Hello ' },
-    )('message.delta', { content: 'world!' })('retry', { attempt: 3, discard_from_seq: 4 })('message.delta', {
+    add('message.delta', { content: 'Hello ' })('message.delta', { content: 'wor' })('retry', {
+      attempt: 2,
+      discard_from_seq: 1,
+    })('message.delta', { content: 'Hello ' })('message.delta', { content: 'world!' })('retry', {
+      attempt: 3,
+      discard_from_seq: 4,
+    })('message.delta', {
       content: 'Hello world!',
     })('message.delta', { content: ' Bye.' })('done', { reason: 'stop' });
     expect(text(renderAll(renderer(), events))).toBe('Hello world! Bye.');
@@ -193,7 +236,9 @@ describe('OpenAIChunkRenderer', () => {
     const { events, add } = log();
     add('error', { code: 'provider_error', message: 'boom' })('done', { reason: 'failed' });
     const plain = renderAll(renderer(), events);
-    expect(JSON.parse(plain[0].data)).toEqual({ error: { code: 'provider_error', message: 'boom', type: 'api_error' } });
+    expect(JSON.parse(plain[0].data)).toEqual({
+      error: { code: 'provider_error', message: 'boom', type: 'api_error' },
+    });
     const extended = renderAll(renderer({ extended: true }), events);
     expect(extended[0].event).toBe('error');
     expect(extended.at(-1)).toEqual({ data: '[DONE]' });

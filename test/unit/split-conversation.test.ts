@@ -37,7 +37,11 @@ describe('splitConversation', () => {
   });
 
   it('a single user message is the whole turn and there is no history', () => {
-    expect(splitConversation([{ role: 'user', content: 'hi' }])).toEqual({ system: [], turn: [{ role: 'user', content: 'hi' }], history: [] });
+    expect(splitConversation([{ role: 'user', content: 'hi' }])).toEqual({
+      system: [],
+      turn: [{ role: 'user', content: 'hi' }],
+      history: [],
+    });
   });
 
   it('has an empty turn when the conversation ends with an assistant message', () => {

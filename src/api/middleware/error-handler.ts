@@ -27,8 +27,9 @@ export function errorHandler(maxBodyBytes: number) {
         return;
       }
       ctx.status = err.status;
-      if (err.status === 429 && err.details?.retry_after !== undefined) {
-        ctx.set('Retry-After', String(err.details.retry_after));
+      const retryAfter = err.details?.retry_after;
+      if (err.status === 429 && (typeof retryAfter === 'number' || typeof retryAfter === 'string')) {
+        ctx.set('Retry-After', String(retryAfter));
       }
       ctx.body = {
         error: {
@@ -36,7 +37,7 @@ export function errorHandler(maxBodyBytes: number) {
           message: err.expose ? err.message : 'internal error',
           type: err.type,
           details: err.expose ? (err.details ?? {}) : {},
-          request_id: ctx.state.requestId ?? null,
+          request_id: (ctx.state as { requestId?: string }).requestId ?? null,
         },
       };
       if (err.status >= 500) ctx.app.emit('error', raw, ctx);

@@ -90,7 +90,7 @@ export class OpenAIChunkRenderer {
   }
 
   private text(event: RunEvent): SseFrame[] {
-    let content = String(event.data.content ?? '');
+    let content = typeof event.data.content === 'string' ? event.data.content : '';
     if (this.replay) {
       const overlap = commonPrefixLength(this.replay, content);
       if (overlap === content.length) {
@@ -122,7 +122,7 @@ export class OpenAIChunkRenderer {
   private finish(event: RunEvent): SseFrame[] {
     const frames: SseFrame[] = [];
     if (this.options.extended) frames.push(this.named(event));
-    const reason = String(event.data.reason ?? 'stop');
+    const reason = typeof event.data.reason === 'string' ? event.data.reason : 'stop';
     const delta: Record<string, unknown> = this.sentRole ? {} : { role: 'assistant', content: '' };
     frames.push({ id: event.seq, data: JSON.stringify(this.chunk(delta, FINISH_REASONS[reason] ?? 'stop')) });
     if (this.options.includeUsage) {

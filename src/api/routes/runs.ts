@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { getRun, listRuns, FINISHED_STATUSES } from '../../db/runs';
 import { NotFoundError, TimeoutError } from '../../errors';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
-import { resumeCursor, uuidParam } from '../identity';
+import { pathId, resumeCursor, uuidParam } from '../identity';
 import { messageJson, runJson } from '../render/run-json';
 import { nativeFrame, pipeRunEvents } from '../render/run-stream';
 import { waitForRun } from './chat-completions';
@@ -25,7 +25,7 @@ export function runsRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>({ prefix: '/runs' });
 
   const loadRun = async (ctx: ApiContext) => {
-    const run = await getRun(deps.pool, ctx.state.principal.tenantId, uuidParam(ctx.params.id, 'run id'));
+    const run = await getRun(deps.pool, ctx.state.principal.tenantId, uuidParam(pathId(ctx), 'run id'));
     if (!run) throw new NotFoundError('run');
     return run;
   };

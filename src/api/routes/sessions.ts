@@ -7,7 +7,7 @@ import { deleteSession, getSession, insertSession, listSessions, updateSession, 
 import { maybeOne } from '../../db/sql';
 import { InvalidRequestError, NotFoundError } from '../../errors';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
-import { callerUserId, idempotencyKey, uuidParam, wantsExtendedEvents } from '../identity';
+import { callerUserId, idempotencyKey, pathId, uuidParam, wantsExtendedEvents } from '../identity';
 import { OpenAIChunkRenderer } from '../render/openai-chunks';
 import { messageJson, runJson } from '../render/run-json';
 import { nativeFrame, pipeRunEvents } from '../render/run-stream';
@@ -71,7 +71,7 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>({ prefix: '/sessions' });
 
   const load = async (ctx: ApiContext) => {
-    const session = await getSession(deps.pool, ctx.state.principal.tenantId, uuidParam(ctx.params.id, 'session id'));
+    const session = await getSession(deps.pool, ctx.state.principal.tenantId, uuidParam(pathId(ctx), 'session id'));
     if (!session) throw new NotFoundError('session');
     return session;
   };
@@ -110,7 +110,7 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   });
 
   router.patch('/:id', async (ctx: ApiContext) => {
-    const id = uuidParam(ctx.params.id, 'session id');
+    const id = uuidParam(pathId(ctx), 'session id');
     const body = parseInput(PatchBody, requestBody(ctx) ?? {}, 'session update');
     const updated = await updateSession(deps.pool, ctx.state.principal.tenantId, id, body);
     if (!updated) throw new NotFoundError('session');
