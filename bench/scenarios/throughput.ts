@@ -11,7 +11,6 @@ import { percentile, spread } from '../stats';
 interface LoadResult {
   turnsPerSecond: number;
   latencies: number[];
-  runIds: string[];
 }
 
 /** `sessions` lanes × `turns` sequential turns; a lane keeps its session (X-Session-Id). */
@@ -22,7 +21,6 @@ export async function sessionLoad(
   turns: number,
 ): Promise<LoadResult> {
   const latencies: number[] = [];
-  const runIds: string[] = [];
   const started = performance.now();
   await Promise.all(
     Array.from({ length: sessions }, async (_, lane) => {
@@ -41,13 +39,11 @@ export async function sessionLoad(
         latencies.push(performance.now() - t0);
         if (!data.choices[0]?.message.content) throw new Error('a turn answered no content');
         sessionId = response.headers.get('x-session-id') ?? undefined;
-        const runId = response.headers.get('x-run-id');
-        if (runId) runIds.push(runId);
       }
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { turnsPerSecond: (sessions * turns) / seconds, latencies, runIds };
+  return { turnsPerSecond: (sessions * turns) / seconds, latencies };
 }
 
 export async function throughput(bench: Bench): Promise<Row[]> {
@@ -62,23 +58,19 @@ export async function throughput(bench: Bench): Promise<Row[]> {
     const ours: LoadResult[] = [];
     const theirs: LoadResult[] = [];
     const cpu = new Map<string, number[]>(); // CPU ms per reverie turn, by process
+    const viaReverie = async () => {
+      const before = await cpuSnapshot(bench);
+      ours.push(await sessionLoad(bench, bench.reverie, sessions, turns));
+      for (const [name, ms] of await cpuSnapshot(bench)) {
+        const perTurn = (ms - (before.get(name) ?? 0)) / (sessions * turns);
+        cpu.set(name, [...(cpu.get(name) ?? []), perTurn]);
+      }
+    };
+    const viaProxy = async () => void theirs.push(await sessionLoad(bench, plain, sessions, turns));
     for (let rep = 0; rep < reps; rep++) {
       // Alternate which side goes first so drift hits both alike.
-      const order = rep % 2 === 0 ? [true, false] : [false, true];
-      for (const reverieSide of order) {
-        if (!reverieSide) {
-          theirs.push(await sessionLoad(bench, plain, sessions, turns));
-          continue;
-        }
-        const before = await cpuSnapshot(bench);
-        ours.push(await sessionLoad(bench, bench.reverie, sessions, turns));
-        const after = await cpuSnapshot(bench);
-        for (const [name, ms] of after) {
-          cpu.set(name, [
-            ...(cpu.get(name) ?? []),
-            (ms - (before.get(name) ?? 0)) / (sessions * turns),
-          ]);
-        }
+      for (const side of rep % 2 === 0 ? [viaReverie, viaProxy] : [viaProxy, viaReverie]) {
+        await side();
       }
       progress(
         `throughput rep ${rep + 1}/${reps}: ${ours.at(-1)!.turnsPerSecond.toFixed(1)} turns/s vs ${theirs.at(-1)!.turnsPerSecond.toFixed(1)} proxy`,

@@ -38,7 +38,9 @@ export const cursor = {
  * (the parser skips it, so it would otherwise read as "no body").
  */
 export function requestBody(ctx: { request: Koa.Request }): unknown {
-  if (ctx.request.is('json') === false) {
+  // `Content-Length: 0` (a POST without a body) counts as no body at all.
+  const hasContent = Boolean(ctx.request.get('Transfer-Encoding')) || (ctx.request.length ?? 0) > 0;
+  if (hasContent && !ctx.request.is('json')) {
     throw new AppError(415, 'unsupported_media_type', 'the request body must be JSON (Content-Type: application/json)', {
       content_type: ctx.request.type || null,
     });

@@ -81,6 +81,10 @@ const envSchema = z.object({
   SIMULATOR_TOKEN_DELAY_MS: integer(0, 15),
 
   EMBEDDING_DIM: integer(2, 384, 4000),
+  EMBEDDINGS_BASE_URL: optionalString,
+  EMBEDDINGS_API_KEY: optionalString,
+  EMBEDDINGS_MODEL: z.string().default('text-embedding-3-small'),
+  EMBEDDINGS_PROVIDER: z.enum(['auto', 'local', 'openai']).default('auto'),
 
   BLOB_DRIVER: z.enum(['fs', 's3']).default('fs'),
   BLOB_DIR: z.string().default('.reverie/blobs'),
@@ -133,6 +137,14 @@ function toConfig(env: z.infer<typeof envSchema>) {
       simulatorTokenDelayMs: env.SIMULATOR_TOKEN_DELAY_MS,
     },
     embeddingDim: env.EMBEDDING_DIM,
+    embeddings: {
+      /** `auto`: the OpenAI-compatible endpoint when one is configured, else the local embedder. */
+      provider: env.EMBEDDINGS_PROVIDER,
+      baseURL: env.EMBEDDINGS_BASE_URL ?? env.LLM_BASE_URL,
+      apiKey: env.EMBEDDINGS_API_KEY ?? env.OPENAI_API_KEY,
+      model: env.EMBEDDINGS_MODEL,
+      configured: Boolean(env.EMBEDDINGS_BASE_URL || env.EMBEDDINGS_API_KEY || env.OPENAI_API_KEY),
+    },
     blob: {
       driver: env.BLOB_DRIVER,
       dir: env.BLOB_DIR,

@@ -189,6 +189,33 @@ describe('API errors and identity', () => {
       expectError(res, 400, 'invalid_request');
     });
 
+    it('a body that is not JSON is 415 unsupported_media_type and stores nothing', async () => {
+      const tenant = await createTenant(platform.pool);
+      const as = { Authorization: `Bearer ${tenant.key}` };
+      const session = (await api.post('/v1/sessions').set(as).send({})).body as { id: string };
+      const before = await tenantCounts(platform.pool, tenant.tenantId);
+      const attempts = [
+        await api
+          .post('/v1/sessions')
+          .set(as)
+          .set('Content-Type', 'text/plain')
+          .send('title=hello'),
+        await api
+          .post(`/v1/sessions/${session.id}/messages`)
+          .set(as)
+          .set('Content-Type', 'text/plain')
+          .send('hello'),
+        await api.post('/v1/chat/completions').set(as).type('form').send({ model: 'simulator' }),
+      ];
+      for (const res of attempts) {
+        const error = expectError(res, 415, 'unsupported_media_type');
+        expect(error.message).toMatch(/JSON/);
+      }
+      expect(await tenantCounts(platform.pool, tenant.tenantId)).toEqual(before);
+      // A POST without any body still works where the body is optional.
+      expect((await api.post('/v1/sessions').set(as)).status).toBe(201);
+    });
+
     it('an unknown field in a strict body is 400', async () => {
       expectIssueAt(
         expectError(
