@@ -7,6 +7,7 @@ import { errorHandler } from './middleware/error-handler';
 import { requestId } from './middleware/request-id';
 import { chatCompletionsRouter } from './routes/chat-completions';
 import { devRouter } from './routes/dev';
+import { feedbackRouter } from './routes/feedback';
 import { healthRouter } from './routes/health';
 import { modelsRouter } from './routes/models';
 import { runsRouter } from './routes/runs';
@@ -24,7 +25,13 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   const dev = devRouter(deps);
   v1.use(dev.routes());
   v1.use(authenticate(deps.pool, deps.config.allowAnonymous));
-  for (const router of [modelsRouter(deps), chatCompletionsRouter(deps), sessionsRouter(deps), runsRouter(deps)]) {
+  for (const router of [
+    modelsRouter(deps),
+    chatCompletionsRouter(deps),
+    sessionsRouter(deps),
+    runsRouter(deps),
+    feedbackRouter(deps),
+  ]) {
     v1.use(router.routes(), router.allowedMethods());
   }
   const root = new Router<ApiState>();

@@ -242,3 +242,32 @@ describe('durable turns', () => {
     });
   });
 });
+
+describe('feedback', () => {
+  let platform: Platform;
+  beforeAll(async () => {
+    platform = await startPlatform();
+  });
+  afterAll(() => platform?.close());
+
+  it('records a rating of a message and links its run', async () => {
+    const auth = { Authorization: `Bearer ${platform.apiKey}` };
+    const chat = await request(platform.url)
+      .post('/v1/chat/completions')
+      .set(auth)
+      .send({ model: 'simulator', messages: [{ role: 'user', content: 'rate me' }] })
+      .expect(200);
+    const runId = chat.headers['x-run-id'];
+    const run = await request(platform.url).get(`/v1/runs/${runId}`).set(auth).expect(200);
+    const res = await request(platform.url)
+      .post('/v1/feedback')
+      .set(auth)
+      .send({ message_id: run.body.message_id, rating: 1, comment: 'good' })
+      .expect(201);
+    expect(res.body).toMatchObject({ run_id: runId, rating: 1, comment: 'good' });
+    const bad = await request(platform.url).post('/v1/feedback').set(auth).send({ run_id: runId, rating: 5 }).expect(400);
+    expect(bad.body.error.code).toBe('invalid_request');
+    const rows = await platform.pool.query('select rating from feedback where run_id = $1', [runId]);
+    expect(rows.rows).toEqual([{ rating: 1 }]);
+  });
+});
