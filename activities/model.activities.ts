@@ -3,7 +3,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { appendRunEvents, claimStepFence } from '../src/events/event-log';
 import { EventWriter } from '../src/events/event-writer';
 import { insertMessage, loadSessionHistory, type MessageRow } from '../src/db/messages';
-import { addRunUsage, getRunById } from '../src/db/runs';
+import { addRunUsage } from '../src/db/runs';
+import { loadRun } from './load-run';
 import { maybeOne } from '../src/db/sql';
 import { buildPrompt } from '../src/prompt/build-prompt';
 import { classifyProviderError } from '../src/providers/provider-error';
@@ -33,7 +34,7 @@ export function createModelActivities({ pool, config, models, tools }: ActivityD
       const { runId, step } = input;
       const ctx = Context.current();
       const attempt = ctx.info.attempt;
-      const run = await getRunById(pool, runId);
+      const run = await loadRun(pool, runId);
       const sessionId = run.session_id!;
 
       const done = await maybeOne<MessageRow>(

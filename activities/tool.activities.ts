@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { appendRunEventsInTransaction } from '../src/events/event-log';
 import { insertMessage } from '../src/db/messages';
-import { getRunById } from '../src/db/runs';
+import { loadRun } from './load-run';
 import { maybeOne, one, withTransaction } from '../src/db/sql';
 import type { ActivityDeps } from './deps';
 import { messageKey } from './turn.activities';
@@ -19,7 +19,7 @@ export function createToolActivities({ pool, tools }: ActivityDeps) {
      * check). A tool error becomes the result the model sees, not a failed turn.
      */
     async executeTool(input: { runId: string; step: number; index: number }): Promise<void> {
-      const run = await getRunById(pool, input.runId);
+      const run = await loadRun(pool, input.runId);
       const sessionId = run.session_id!;
       const key = messageKey.tool(input.runId, input.step, input.index);
       if (await maybeOne(pool, 'select 1 from messages where session_id = $1 and idem_key = $2', [sessionId, key])) {

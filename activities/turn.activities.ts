@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { appendRunEventsInTransaction } from '../src/events/event-log';
 import type { NewRunEvent } from '../src/events/types';
 import { insertMessage, type IncompleteReason } from '../src/db/messages';
-import { finishRun, getRunById, markRunRunning, type RunRow } from '../src/db/runs';
+import { finishRun, markRunRunning, type RunRow } from '../src/db/runs';
+import { loadRun } from './load-run';
 import { touchSession } from '../src/db/sessions';
 import { maybeOne, withTransaction } from '../src/db/sql';
 import type { ActivityDeps } from './deps';
@@ -19,7 +20,7 @@ export function createTurnActivities({ pool }: ActivityDeps) {
   return {
     /** The run starts: its user messages join the history, `run.started` is announced once. */
     async beginTurn({ runId }: { runId: string }): Promise<void> {
-      const run = await getRunById(pool, runId);
+      const run = await loadRun(pool, runId);
       await withTransaction(pool, async (tx) => {
         for (const [index, m] of run.input.messages.entries()) {
           await insertMessage(tx, {

@@ -84,11 +84,6 @@ export function getRun(db: Queryable, tenantId: string, runId: string): Promise<
   return maybeOne<RunRow>(db, 'select * from runs where tenant_id = $1 and id = $2', [tenantId, runId]);
 }
 
-/** For activities, which act on ids the workflow was given by a trusted API. */
-export function getRunById(db: Queryable, runId: string): Promise<RunRow> {
-  return one<RunRow>(db, 'select * from runs where id = $1', [runId]);
-}
-
 export function findRunByIdempotencyKey(
   db: Queryable,
   tenantId: string,

@@ -2,7 +2,6 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { FINISHED_STATUSES, getRun, type RunRow } from '../../db/runs';
 import { getMessage } from '../../db/messages';
-import { streamRunEvents } from '../../events/run-event-stream';
 import { AppError, InvalidRequestError } from '../../errors';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 import { callerUserId, idempotencyKey, sessionIdHeader, wantsExtendedEvents } from '../identity';
@@ -158,12 +157,39 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
   return router;
 }
 
-/** Wait until the run's log reaches `done`, then return the finished run. */
+/**
+ * Wait until the run has finished. Wakes on the run's event notifications and
+ * reads only the run row (never the deltas), with a poll as safety net.
+ */
 export async function waitForRun(deps: ApiDeps, run: RunRow, signal?: AbortSignal): Promise<RunRow> {
-  // `done` of a finished run is at or before its last_seq: already there.
   if (FINISHED_STATUSES.includes(run.status)) return run;
-  for await (const event of streamRunEvents({ pool: deps.pool, hub: deps.hub, runId: run.id, afterSeq: run.last_seq, signal })) {
-    if (event.type === 'done') break;
+  let current = run;
+  let notified = false;
+  let wake: (() => void) | undefined;
+  // Subscribed before each read: a notification in between is never lost.
+  const unsubscribe = deps.hub.subscribe(run.id, () => {
+    notified = true;
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  signal?.addEventListener('abort', onAbort);
+  try {
+    for (;;) {
+      notified = false;
+      current = (await getRun(deps.pool, run.tenant_id, run.id)) ?? current;
+      if (FINISHED_STATUSES.includes(current.status) || signal?.aborted) return current;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (notified || signal?.aborted) wake();
+      });
+      wake = undefined;
+    }
+  } finally {
+    unsubscribe();
+    signal?.removeEventListener('abort', onAbort);
   }
-  return (await getRun(deps.pool, run.tenant_id, run.id))!;
 }
