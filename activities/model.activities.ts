@@ -125,7 +125,8 @@ export function createModelActivities({ pool, config, models, tools }: ActivityD
         // Whatever streamed so far stays in the log: a stop keeps it as the
         // partial answer, a retry announces that clients must discard it.
         await writer.flush().catch(() => undefined);
-        if (ctx.cancellationSignal.aborted) throw err;
+        // The SDK reports an abort as its own error; Temporal must see the cancellation.
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? err;
         const failure = classifyProviderError(err, 'provider');
         // Tokens of a failed attempt were still spent: count them.
         const wasted = estimateUsage(messages, streamed);

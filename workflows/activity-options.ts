@@ -32,3 +32,22 @@ export const TOOL_CALL: ActivityOptions = {
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 3 },
 };
+
+/** Parse and chunk a file: CPU-bound, heartbeats every second (chunking may block a few seconds). */
+export const INGEST_PARSE: ActivityOptions = {
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 5 },
+};
+
+/**
+ * Embed and store a file's chunks, batch by batch. A lost worker is noticed in
+ * 5 s and the retry resumes after the last stored batch; cancellation (file
+ * deleted) waits until the activity has stopped writing.
+ */
+export const INGEST_EMBED: ActivityOptions = {
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '5 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+};

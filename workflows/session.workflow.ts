@@ -97,8 +97,15 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   const known = (runId: string) =>
     current?.runId === runId || queue.some((t) => t.runId === runId) || recentRunIds.includes(runId);
 
+  // A stop that arrives before the child has started is applied once it has.
+  let pendingStop: StopReason | undefined;
+  let currentStarted = false;
   const stopCurrent = (reason: StopReason) => {
     if (!current) return;
+    if (!currentStarted) {
+      pendingStop ??= reason;
+      return;
+    }
     void getExternalWorkflowHandle(turnWorkflowId(tenantId, current.runId))
       .signal(stopTurnSignal, { reason })
       .catch(() => undefined); // the turn may have just finished
@@ -158,6 +165,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     const next = queue.shift();
     if (!next) continue;
     current = next;
+    currentStarted = false;
+    pendingStop = undefined;
     const child = await startChild(turnWorkflow, {
       workflowId: turnWorkflowId(tenantId, next.runId),
       args: [{ tenantId, sessionId, runId: next.runId, maxSteps: input.maxSteps }],
@@ -171,6 +180,8 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         { key: RUN_KIND, value: 'turn' },
       ],
     });
+    currentStarted = true;
+    if (pendingStop) stopCurrent(pendingStop);
     try {
       await child.result();
     } catch {

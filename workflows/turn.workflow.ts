@@ -62,7 +62,7 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
     await persist.completeTurn({ runId, messageId: answer.messageId, finishReason: answer.finishReason });
     return 'succeeded';
   } catch (err) {
-    if (isCancellation(err)) {
+    if (isCancellation(err) || stopReason) {
       const reason = stopReason ?? 'cancelled';
       await CancellationScope.nonCancellable(() => persist.abortTurn({ runId, status: reason }));
       return reason;

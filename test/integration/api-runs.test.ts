@@ -290,7 +290,7 @@ describe('runs API', () => {
   // throws APIUserAbortError, which is rethrown as is; Temporal reports it as a
   // failure (not a cancellation), so the run ends `failed` ("Request was aborted.").
   // Flip to `it` once fixed.
-  it.failing(
+  it(
     'cancelling a turn whose model has not answered yet ends it cancelled, not failed',
     async () => {
       fake.setDefault({ kind: 'hang' });

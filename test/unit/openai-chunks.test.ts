@@ -218,7 +218,7 @@ describe('OpenAIChunkRenderer', () => {
   // extends past the replayed text, only the new suffix is recorded in `sent`,
   // so a second retry replays a wrong prefix and the client sees text twice.
   // Flip to `it` once fixed.
-  it.failing('survives two retries of the same step without duplicating text', () => {
+  it('survives two retries of the same step without duplicating text', () => {
     const { events, add } = log();
     add('message.delta', { content: 'Hello ' })('message.delta', { content: 'wor' })('retry', {
       attempt: 2,

@@ -65,7 +65,8 @@ describe('splitConversation', () => {
       },
     ]);
     expect(turn).toEqual([{ role: 'user', content: 'part one, part two' }]);
-    expect(history).toEqual([{ role: 'assistant', content: '' }]);
+    // An assistant message with no text adds nothing to seed.
+    expect(history).toEqual([]);
   });
 
   it('leaves tool messages out of the seeded history and ends the turn at a tool result', () => {
@@ -76,7 +77,8 @@ describe('splitConversation', () => {
       { role: 'user', content: 'u2' },
     ]);
     expect(turn).toEqual([{ role: 'user', content: 'u2' }]);
-    expect(history.map((m) => m.role)).toEqual(['user', 'assistant']);
+    // The tool-call-only assistant message has no text: it is not seeded.
+    expect(history.map((m) => m.role)).toEqual(['user']);
     expect(history.every((m) => m.role === 'user' || m.role === 'assistant')).toBe(true);
   });
 });

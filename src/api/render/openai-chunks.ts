@@ -90,7 +90,8 @@ export class OpenAIChunkRenderer {
   }
 
   private text(event: RunEvent): SseFrame[] {
-    let content = typeof event.data.content === 'string' ? event.data.content : '';
+    const original = typeof event.data.content === 'string' ? event.data.content : '';
+    let content = original;
     if (this.replay) {
       const overlap = commonPrefixLength(this.replay, content);
       if (overlap === content.length) {
@@ -102,8 +103,9 @@ export class OpenAIChunkRenderer {
       content = content.slice(overlap);
       this.replay = '';
     }
+    // `sent` tracks what this attempt produced (all of it), for a later retry's replay.
+    this.sent.push({ seq: event.seq, text: original });
     if (!content) return [];
-    this.sent.push({ seq: event.seq, text: content });
     const delta: Record<string, unknown> = { content };
     if (!this.sentRole) {
       delta.role = 'assistant';

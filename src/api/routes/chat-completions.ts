@@ -58,7 +58,7 @@ export function splitConversation(messages: Body['messages']) {
   const turn = rest.slice(start).map((m) => ({ role: 'user' as const, content: text(m.content) }));
   const history = rest
     .slice(0, start)
-    .filter((m) => m.role === 'user' || m.role === 'assistant')
+    .filter((m) => (m.role === 'user' || m.role === 'assistant') && text(m.content) !== '')
     .map((m) => ({ role: m.role as 'user' | 'assistant', content: text(m.content) }));
   return { system, turn, history };
 }
