@@ -30,7 +30,11 @@ export function createModelActivities({ pool, config, models, tools }: ActivityD
      * message. A retry first announces `retry` so clients discard the failed
      * attempt's text; a step whose message exists is not run again.
      */
-    async generateStep(input: { runId: string; step: number; allowTools: boolean }): Promise<GenerateStepResult> {
+    async generateStep(input: {
+      runId: string;
+      step: number;
+      allowTools: boolean;
+    }): Promise<GenerateStepResult> {
       const { runId, step } = input;
       const ctx = Context.current();
       const attempt = ctx.info.attempt;
@@ -45,7 +49,10 @@ export function createModelActivities({ pool, config, models, tools }: ActivityD
       if (done) return stepResult(done, done.tool_calls?.length ? 'tool_calls' : 'stop');
 
       if (!(await claimStepFence(pool, runId, step, attempt))) {
-        throw ApplicationFailure.nonRetryable('a newer attempt of this step is running', 'SupersededAttempt');
+        throw ApplicationFailure.nonRetryable(
+          'a newer attempt of this step is running',
+          'SupersededAttempt',
+        );
       }
       if (attempt > 1) await announceRetry(pool, runId, step, attempt, ctx.info.heartbeatDetails);
 
@@ -65,7 +72,10 @@ export function createModelActivities({ pool, config, models, tools }: ActivityD
         maxDelayMs: config.eventBatch.maxDelayMs,
         maxEvents: config.eventBatch.maxEvents,
       });
-      const heartbeat = setInterval(() => ctx.heartbeat({ lastSeq: writer.lastSeq }), HEARTBEAT_EVERY_MS);
+      const heartbeat = setInterval(
+        () => ctx.heartbeat({ lastSeq: writer.lastSeq }),
+        HEARTBEAT_EVERY_MS,
+      );
       let streamed = '';
       try {
         const result = await streamChat(
@@ -89,7 +99,12 @@ export function createModelActivities({ pool, config, models, tools }: ActivityD
         for (const call of result.toolCalls) {
           writer.push({
             type: 'tool_call',
-            data: { id: call.id, tool_name: call.name, status: 'pending', arguments: parseArguments(call.arguments) },
+            data: {
+              id: call.id,
+              tool_name: call.name,
+              status: 'pending',
+              arguments: parseArguments(call.arguments),
+            },
           });
         }
         if (result.failovers.length > 0) {
@@ -130,12 +145,19 @@ export function createModelActivities({ pool, config, models, tools }: ActivityD
         const failure = classifyProviderError(err, 'provider');
         // Tokens of a failed attempt were still spent: count them.
         const wasted = estimateUsage(messages, streamed);
-        await addRunUsage(pool, runId, { prompt_tokens: wasted.prompt_tokens, completion_tokens: wasted.completion_tokens }).catch(() => undefined);
+        await addRunUsage(pool, runId, {
+          prompt_tokens: wasted.prompt_tokens,
+          completion_tokens: wasted.completion_tokens,
+        }).catch(() => undefined);
         ctx.heartbeat({ lastSeq: writer.lastSeq, failure: failure.message });
         if (!failure.retryable) {
-          throw ApplicationFailure.nonRetryable(failure.message, 'ProviderError', { status: failure.status });
+          throw ApplicationFailure.nonRetryable(failure.message, 'ProviderError', {
+            status: failure.status,
+          });
         }
-        throw ApplicationFailure.retryable(failure.message, 'ProviderUnavailable', { status: failure.status });
+        throw ApplicationFailure.retryable(failure.message, 'ProviderUnavailable', {
+          status: failure.status,
+        });
       } finally {
         clearInterval(heartbeat);
       }

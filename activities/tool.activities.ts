@@ -22,16 +22,26 @@ export function createToolActivities({ pool, tools }: ActivityDeps) {
       const run = await loadRun(pool, input.runId);
       const sessionId = run.session_id!;
       const key = messageKey.tool(input.runId, input.step, input.index);
-      if (await maybeOne(pool, 'select 1 from messages where session_id = $1 and idem_key = $2', [sessionId, key])) {
+      if (
+        await maybeOne(pool, 'select 1 from messages where session_id = $1 and idem_key = $2', [
+          sessionId,
+          key,
+        ])
+      ) {
         return; // done by an earlier attempt
       }
-      const assistant = await one<{ tool_calls: { id: string; function: { name: string; arguments: string } }[] }>(
-        pool,
-        'select tool_calls from messages where session_id = $1 and idem_key = $2',
-        [sessionId, messageKey.assistant(input.runId, input.step)],
-      );
+      const assistant = await one<{
+        tool_calls: { id: string; function: { name: string; arguments: string } }[];
+      }>(pool, 'select tool_calls from messages where session_id = $1 and idem_key = $2', [
+        sessionId,
+        messageKey.assistant(input.runId, input.step),
+      ]);
       const call = assistant.tool_calls?.[input.index];
-      if (!call) throw ApplicationFailure.nonRetryable(`no tool call ${input.index} in step ${input.step}`, 'InvalidTurn');
+      if (!call)
+        throw ApplicationFailure.nonRetryable(
+          `no tool call ${input.index} in step ${input.step}`,
+          'InvalidTurn',
+        );
 
       const tool = tools.get(call.function.name);
       let result: unknown;
@@ -70,7 +80,10 @@ export function createToolActivities({ pool, tools }: ActivityDeps) {
               tool_name: call.function.name,
               status,
               arguments: safeParse(call.function.arguments),
-              result: content.length > EVENT_RESULT_CHARS ? `${content.slice(0, EVENT_RESULT_CHARS)}…` : result,
+              result:
+                content.length > EVENT_RESULT_CHARS
+                  ? `${content.slice(0, EVENT_RESULT_CHARS)}…`
+                  : result,
             },
           },
         ]);

@@ -35,7 +35,11 @@ export function createTurnActivities({ pool }: ActivityDeps) {
         }
         await markRunRunning(tx, runId);
         // Only the first attempt announces the start.
-        const fresh = await maybeOne(tx, 'select 1 from runs where id = $1 and last_seq = 0 for update', [runId]);
+        const fresh = await maybeOne(
+          tx,
+          'select 1 from runs where id = $1 and last_seq = 0 for update',
+          [runId],
+        );
         if (fresh) {
           const title = run.input.messages[0]?.content.slice(0, 80);
           await touchSession(tx, run.session_id!, title);
@@ -50,9 +54,16 @@ export function createTurnActivities({ pool }: ActivityDeps) {
     },
 
     /** The run succeeded: usage and `done` are announced in the same commit as the status. */
-    async completeTurn(input: { runId: string; messageId: string; finishReason: string }): Promise<void> {
+    async completeTurn(input: {
+      runId: string;
+      messageId: string;
+      finishReason: string;
+    }): Promise<void> {
       await withTransaction(pool, async (tx) => {
-        const run = await finishRun(tx, input.runId, { status: 'succeeded', messageId: input.messageId });
+        const run = await finishRun(tx, input.runId, {
+          status: 'succeeded',
+          messageId: input.messageId,
+        });
         if (!run) return; // already finished by an earlier attempt
         await appendRunEventsInTransaction(tx, input.runId, [
           { type: 'usage', data: usageEvent(run) },
@@ -71,10 +82,14 @@ export function createTurnActivities({ pool }: ActivityDeps) {
       error?: { code: string; message: string };
     }): Promise<void> {
       await withTransaction(pool, async (tx) => {
-        const run = await finishRun(tx, input.runId, { status: input.status, error: input.error ?? null });
+        const run = await finishRun(tx, input.runId, {
+          status: input.status,
+          error: input.error ?? null,
+        });
         if (!run) return;
         const message = run.session_id ? await keepPartialAnswer(tx, run, input.status) : undefined;
-        if (message) await tx.query('update runs set message_id = $2 where id = $1', [run.id, message]);
+        if (message)
+          await tx.query('update runs set message_id = $2 where id = $1', [run.id, message]);
         const events: NewRunEvent[] = [];
         if (input.error) events.push({ type: 'error', data: input.error });
         events.push({ type: 'usage', data: usageEvent(run) });

@@ -95,7 +95,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
   let turnsInThisRun = 0;
 
   const known = (runId: string) =>
-    current?.runId === runId || queue.some((t) => t.runId === runId) || recentRunIds.includes(runId);
+    current?.runId === runId ||
+    queue.some((t) => t.runId === runId) ||
+    recentRunIds.includes(runId);
 
   // A stop that arrives before the child has started is applied once it has.
   let pendingStop: StopReason | undefined;
@@ -127,9 +129,13 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         // A retried submit of a known run is always accepted (idempotent).
         if (known(req.runId)) return;
         if (req.strategy === 'reject' && (current || queue.length > 0)) {
-          throw ApplicationFailure.nonRetryable('a turn is already running in this session', 'RunInProgress', {
-            runId: current?.runId ?? queue[0]?.runId,
-          });
+          throw ApplicationFailure.nonRetryable(
+            'a turn is already running in this session',
+            'RunInProgress',
+            {
+              runId: current?.runId ?? queue[0]?.runId,
+            },
+          );
         }
       },
     },
@@ -187,7 +193,11 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     } catch {
       // The turn records its own failures; one that died anyway (terminated,
       // timed out) must not leave its run looking alive.
-      await persist.abortTurn({ runId: next.runId, status: 'failed', error: { code: 'turn_failed', message: 'the turn workflow ended without finishing' } });
+      await persist.abortTurn({
+        runId: next.runId,
+        status: 'failed',
+        error: { code: 'turn_failed', message: 'the turn workflow ended without finishing' },
+      });
     }
     current = null;
     turnsInThisRun++;

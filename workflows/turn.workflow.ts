@@ -50,7 +50,11 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
     const answer = await work.run(async () => {
       await persist.beginTurn({ runId });
       for (let step = 0; ; step++) {
-        const result = await model.generateStep({ runId, step, allowTools: step < input.maxSteps - 1 });
+        const result = await model.generateStep({
+          runId,
+          step,
+          allowTools: step < input.maxSteps - 1,
+        });
         if (result.toolCallCount === 0) return result;
         for (let index = 0; index < result.toolCallCount; index++) {
           await tools.executeTool({ runId, step, index });
@@ -59,7 +63,11 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
     });
     // A stop that raced the last step's completion still wins.
     if (stopReason) throw new CancelledFailure(stopReason);
-    await persist.completeTurn({ runId, messageId: answer.messageId, finishReason: answer.finishReason });
+    await persist.completeTurn({
+      runId,
+      messageId: answer.messageId,
+      finishReason: answer.finishReason,
+    });
     return 'succeeded';
   } catch (err) {
     if (isCancellation(err) || stopReason) {
@@ -68,7 +76,9 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
       return reason;
     }
     const error = describeFailure(err);
-    await CancellationScope.nonCancellable(() => persist.abortTurn({ runId, status: 'failed', error }));
+    await CancellationScope.nonCancellable(() =>
+      persist.abortTurn({ runId, status: 'failed', error }),
+    );
     return 'failed';
   }
 }
@@ -79,5 +89,8 @@ function describeFailure(err: unknown): { code: string; message: string } {
     const code = cause.type?.startsWith('Provider') ? 'provider_error' : 'turn_failed';
     return { code, message: cause.message };
   }
-  return { code: 'turn_failed', message: cause instanceof Error ? cause.message : 'the turn failed' };
+  return {
+    code: 'turn_failed',
+    message: cause instanceof Error ? cause.message : 'the turn failed',
+  };
 }

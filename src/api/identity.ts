@@ -6,11 +6,15 @@ const UserId = z.string().trim().min(1).max(256);
 export const Uuid = z.string().uuid();
 
 /** The end user: `X-User-Id`, else body `user_id` / `user`. */
-export function callerUserId(ctx: ApiContext, body?: { user?: unknown; user_id?: unknown }): string | null {
+export function callerUserId(
+  ctx: ApiContext,
+  body?: { user?: unknown; user_id?: unknown },
+): string | null {
   const raw = ctx.get('X-User-Id') || body?.user_id || body?.user;
   if (raw === undefined || raw === null || raw === '') return null;
   const parsed = UserId.safeParse(raw);
-  if (!parsed.success) throw new InvalidRequestError('user id must be a non-empty string of at most 256 characters');
+  if (!parsed.success)
+    throw new InvalidRequestError('user id must be a non-empty string of at most 256 characters');
   return parsed.data;
 }
 
@@ -32,7 +36,11 @@ export function uuidParam(value: string | undefined, name = 'id', path = 'id'): 
   const parsed = Uuid.safeParse(value);
   if (!parsed.success) {
     throw new InvalidRequestError(`${name} must be a UUID`, {
-      issues: parsed.error.issues.map((i) => ({ path: [path, ...i.path].join('.'), message: i.message, code: i.code })),
+      issues: parsed.error.issues.map((i) => ({
+        path: [path, ...i.path].join('.'),
+        message: i.message,
+        code: i.code,
+      })),
     });
   }
   return parsed.data.toLowerCase();
@@ -46,15 +54,18 @@ export function pathId(ctx: ApiContext): string | undefined {
 export function idempotencyKey(ctx: ApiContext): string | undefined {
   const key = ctx.get('Idempotency-Key');
   if (!key) return undefined;
-  if (key.length > 255) throw new InvalidRequestError('Idempotency-Key must be at most 255 characters');
+  if (key.length > 255)
+    throw new InvalidRequestError('Idempotency-Key must be at most 255 characters');
   return key;
 }
 
 /** Resume cursor of an SSE GET: `Last-Event-ID` or `?after=`. */
 export function resumeCursor(ctx: ApiContext): number | undefined {
-  const raw = ctx.get('Last-Event-ID') || (typeof ctx.query.after === 'string' ? ctx.query.after : undefined);
+  const raw =
+    ctx.get('Last-Event-ID') || (typeof ctx.query.after === 'string' ? ctx.query.after : undefined);
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw)) throw new InvalidRequestError('Last-Event-ID / after must be a non-negative integer');
+  if (!/^\d+$/.test(raw))
+    throw new InvalidRequestError('Last-Event-ID / after must be a non-negative integer');
   return Number(raw);
 }
 

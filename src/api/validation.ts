@@ -3,13 +3,21 @@ import type Koa from 'koa';
 import { AppError, InvalidRequestError } from '../errors';
 
 /** Parse with zod or throw 400 `invalid_request` carrying the issues in `details`. */
-export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what = 'request'): z.infer<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what = 'request',
+): z.infer<S> {
   const result = schema.safeParse(value);
   if (!result.success) {
     const first = result.error.issues[0];
     const where = first?.path.length ? ` at ${first.path.join('.')}` : '';
     throw new InvalidRequestError(`invalid ${what}${where}: ${first?.message ?? 'invalid'}`, {
-      issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message, code: i.code })),
+      issues: result.error.issues.map((i) => ({
+        path: i.path.join('.'),
+        message: i.message,
+        code: i.code,
+      })),
     });
   }
   return result.data;
@@ -18,13 +26,23 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what 
 /** A keyset cursor for `(created_at, id)` pagination, opaque to clients. */
 export const cursor = {
   encode(row: { created_at: Date; id: string }): string {
-    return Buffer.from(JSON.stringify([row.created_at.toISOString(), row.id])).toString('base64url');
+    return Buffer.from(JSON.stringify([row.created_at.toISOString(), row.id])).toString(
+      'base64url',
+    );
   },
   decode(value: string | undefined): { createdAt: string; id: string } | undefined {
     if (!value) return undefined;
     try {
-      const [createdAt, id] = JSON.parse(Buffer.from(value, 'base64url').toString()) as [string, string];
-      if (typeof createdAt !== 'string' || typeof id !== 'string' || Number.isNaN(Date.parse(createdAt))) throw new Error();
+      const [createdAt, id] = JSON.parse(Buffer.from(value, 'base64url').toString()) as [
+        string,
+        string,
+      ];
+      if (
+        typeof createdAt !== 'string' ||
+        typeof id !== 'string' ||
+        Number.isNaN(Date.parse(createdAt))
+      )
+        throw new Error();
       return { createdAt, id };
     } catch {
       throw new InvalidRequestError('invalid cursor');
@@ -41,9 +59,14 @@ export function requestBody(ctx: { request: Koa.Request }): unknown {
   // `Content-Length: 0` (a POST without a body) counts as no body at all.
   const hasContent = Boolean(ctx.request.get('Transfer-Encoding')) || (ctx.request.length ?? 0) > 0;
   if (hasContent && !ctx.request.is('json')) {
-    throw new AppError(415, 'unsupported_media_type', 'the request body must be JSON (Content-Type: application/json)', {
-      content_type: ctx.request.type || null,
-    });
+    throw new AppError(
+      415,
+      'unsupported_media_type',
+      'the request body must be JSON (Content-Type: application/json)',
+      {
+        content_type: ctx.request.type || null,
+      },
+    );
   }
   return (ctx.request as { body?: unknown }).body;
 }

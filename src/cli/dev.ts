@@ -11,7 +11,9 @@ import { migrateDatabase, untilSignal } from './main';
  */
 export async function runDev(config: Config, log: Logger, root: string): Promise<number> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
-  say('reverie: starting the embedded stack (first run installs Temporal and Postgres into .reverie/)');
+  say(
+    'reverie: starting the embedded stack (first run installs Temporal and Postgres into .reverie/)',
+  );
   const stack = await startStack({
     root,
     mode: 'dev',
@@ -23,7 +25,11 @@ export async function runDev(config: Config, log: Logger, root: string): Promise
   const running: Config = {
     ...config,
     databaseUrl: stack.databaseUrl,
-    temporal: { ...config.temporal, address: stack.temporalAddress, uiUrl: stack.temporalUiUrl ?? config.temporal.uiUrl },
+    temporal: {
+      ...config.temporal,
+      address: stack.temporalAddress,
+      uiUrl: stack.temporalUiUrl ?? config.temporal.uiUrl,
+    },
   };
   try {
     await migrateDatabase(running, log);

@@ -19,7 +19,14 @@ export async function createApiKey(
   const id = randomUUID();
   await db.query(
     'insert into api_keys (id, tenant_id, name, key_hash, prefix, scopes) values ($1, $2, $3, $4, $5, $6)',
-    [id, tenantId, options.name ?? '', hashApiKey(key), key.slice(0, 7), options.scopes ?? ['chat', 'files']],
+    [
+      id,
+      tenantId,
+      options.name ?? '',
+      hashApiKey(key),
+      key.slice(0, 7),
+      options.scopes ?? ['chat', 'files'],
+    ],
   );
   return { id, key };
 }

@@ -12,7 +12,8 @@ export interface MessageRow {
   seq: number;
   role: MessageRole;
   content: string;
-  tool_calls: { id: string; type: 'function'; function: { name: string; arguments: string } }[] | null;
+  tool_calls:
+    { id: string; type: 'function'; function: { name: string; arguments: string } }[] | null;
   tool_call_id: string | null;
   status: 'completed' | 'incomplete';
   incomplete_reason: IncompleteReason | null;
@@ -73,7 +74,9 @@ export async function insertMessage(db: Queryable, m: NewMessage): Promise<Messa
 
 /** A session's whole history in order (the turn's prompt is built from it). */
 export function loadSessionHistory(db: Queryable, sessionId: string): Promise<MessageRow[]> {
-  return many<MessageRow>(db, 'select * from messages where session_id = $1 order by seq', [sessionId]);
+  return many<MessageRow>(db, 'select * from messages where session_id = $1 order by seq', [
+    sessionId,
+  ]);
 }
 
 /** Page of a session's messages, newest first, before an optional message seq. */
@@ -90,8 +93,15 @@ export function listSessionMessages(
   );
 }
 
-export function getMessage(db: Queryable, tenantId: string, id: string): Promise<MessageRow | undefined> {
-  return maybeOne<MessageRow>(db, 'select * from messages where tenant_id = $1 and id = $2', [tenantId, id]);
+export function getMessage(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+): Promise<MessageRow | undefined> {
+  return maybeOne<MessageRow>(db, 'select * from messages where tenant_id = $1 and id = $2', [
+    tenantId,
+    id,
+  ]);
 }
 
 export function messagesOfRun(db: Queryable, runId: string): Promise<MessageRow[]> {

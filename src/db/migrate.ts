@@ -62,7 +62,9 @@ export async function migrate(pool: pg.Pool, options: MigrateOptions = {}): Prom
       applied.push(file);
     }
   } finally {
-    await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await client
+      .query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY])
+      .catch(() => undefined);
     client.release();
   }
   return applied;

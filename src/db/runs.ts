@@ -80,8 +80,15 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<RunRow> {
   );
 }
 
-export function getRun(db: Queryable, tenantId: string, runId: string): Promise<RunRow | undefined> {
-  return maybeOne<RunRow>(db, 'select * from runs where tenant_id = $1 and id = $2', [tenantId, runId]);
+export function getRun(
+  db: Queryable,
+  tenantId: string,
+  runId: string,
+): Promise<RunRow | undefined> {
+  return maybeOne<RunRow>(db, 'select * from runs where tenant_id = $1 and id = $2', [
+    tenantId,
+    runId,
+  ]);
 }
 
 export function findRunByIdempotencyKey(
@@ -108,14 +115,23 @@ export async function markRunRunning(db: Queryable, runId: string): Promise<void
 export async function finishRun(
   db: Queryable,
   runId: string,
-  outcome: { status: RunStatus; error?: { code: string; message: string } | null; messageId?: string | null },
+  outcome: {
+    status: RunStatus;
+    error?: { code: string; message: string } | null;
+    messageId?: string | null;
+  },
 ): Promise<RunRow | undefined> {
   return maybeOne<RunRow>(
     db,
     `update runs set status = $2, error = $3, message_id = coalesce($4, message_id),
             finished_at = now(), started_at = coalesce(started_at, now())
      where id = $1 and status in ('queued', 'running') returning *`,
-    [runId, outcome.status, outcome.error ? JSON.stringify(outcome.error) : null, outcome.messageId ?? null],
+    [
+      runId,
+      outcome.status,
+      outcome.error ? JSON.stringify(outcome.error) : null,
+      outcome.messageId ?? null,
+    ],
   );
 }
 

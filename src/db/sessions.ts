@@ -26,7 +26,14 @@ export function insertSession(db: Queryable, s: NewSession): Promise<SessionRow>
     db,
     `insert into sessions (id, tenant_id, user_id, title, agent, metadata)
      values ($1, $2, $3, $4, $5, $6) returning *`,
-    [s.id, s.tenantId, s.userId, s.title ?? null, s.agent ?? 'default', JSON.stringify(s.metadata ?? {})],
+    [
+      s.id,
+      s.tenantId,
+      s.userId,
+      s.title ?? null,
+      s.agent ?? 'default',
+      JSON.stringify(s.metadata ?? {}),
+    ],
   );
 }
 
@@ -43,8 +50,15 @@ export async function ensureSession(db: Queryable, s: NewSession): Promise<Sessi
   return getSession(db, s.tenantId, s.id);
 }
 
-export function getSession(db: Queryable, tenantId: string, id: string): Promise<SessionRow | undefined> {
-  return maybeOne<SessionRow>(db, 'select * from sessions where tenant_id = $1 and id = $2', [tenantId, id]);
+export function getSession(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+): Promise<SessionRow | undefined> {
+  return maybeOne<SessionRow>(db, 'select * from sessions where tenant_id = $1 and id = $2', [
+    tenantId,
+    id,
+  ]);
 }
 
 export function listSessions(
@@ -58,7 +72,13 @@ export function listSessions(
      where tenant_id = $1 and ($2::text is null or user_id = $2)
        and ($3::timestamptz is null or (created_at, id) < ($3::timestamptz, $4::uuid))
      order by created_at desc, id desc limit $5`,
-    [tenantId, filter.userId ?? null, filter.before?.createdAt ?? null, filter.before?.id ?? null, filter.limit],
+    [
+      tenantId,
+      filter.userId ?? null,
+      filter.before?.createdAt ?? null,
+      filter.before?.id ?? null,
+      filter.limit,
+    ],
   );
 }
 
@@ -89,7 +109,10 @@ export function updateSession(
 
 /** Deletes the session and its messages and runs; memories stay. */
 export async function deleteSession(db: Queryable, tenantId: string, id: string): Promise<boolean> {
-  const res = await db.query('delete from sessions where tenant_id = $1 and id = $2', [tenantId, id]);
+  const res = await db.query('delete from sessions where tenant_id = $1 and id = $2', [
+    tenantId,
+    id,
+  ]);
   return res.rowCount === 1;
 }
 

@@ -53,9 +53,7 @@ export async function withTransaction<T>(
 
 /** SQLSTATE of a pg error, if any. */
 export function sqlState(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err
-    ? String(err.code)
-    : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
 }
 
 export const UNIQUE_VIOLATION = '23505';

@@ -9,8 +9,17 @@ export { LocalEmbedder } from './local-embedder';
 /** The embedder the configuration asks for (local when no endpoint is configured). */
 export function createEmbedder(config: Config): Embedder {
   const { embeddings, embeddingDim } = config;
-  const useOpenAI = embeddings.provider === 'openai' || (embeddings.provider === 'auto' && embeddings.configured);
+  const useOpenAI =
+    embeddings.provider === 'openai' || (embeddings.provider === 'auto' && embeddings.configured);
   return useOpenAI
-    ? new OpenAIEmbedder({ baseURL: embeddings.baseURL, apiKey: embeddings.apiKey, model: embeddings.model, timeoutMs: config.llm.timeoutMs }, embeddingDim)
+    ? new OpenAIEmbedder(
+        {
+          baseURL: embeddings.baseURL,
+          apiKey: embeddings.apiKey,
+          model: embeddings.model,
+          timeoutMs: config.llm.timeoutMs,
+        },
+        embeddingDim,
+      )
     : new LocalEmbedder(embeddingDim);
 }

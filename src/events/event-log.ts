@@ -44,7 +44,9 @@ export async function appendRunEventsInTransaction(
       fenced ? [runId, events.length, options.step, options.attempt] : [runId, events.length],
     );
     if (counter.rowCount !== 1) {
-      throw fenced ? new SupersededAttemptError(runId, options.step!, options.attempt!) : new Error(`run ${runId} does not exist`);
+      throw fenced
+        ? new SupersededAttemptError(runId, options.step!, options.attempt!)
+        : new Error(`run ${runId} does not exist`);
     }
     const lastSeq = counter.rows[0].last_seq;
     const firstSeq = lastSeq - events.length + 1;
@@ -82,7 +84,10 @@ export async function readRunEvents(
 }
 
 /** The seq of the run's `done` event (its log's last word), or undefined while the run goes on. */
-export async function readDoneSeq(db: Pick<pg.Pool, 'query'>, runId: string): Promise<number | undefined> {
+export async function readDoneSeq(
+  db: Pick<pg.Pool, 'query'>,
+  runId: string,
+): Promise<number | undefined> {
   const res = await db.query<{ seq: string }>(
     `select seq from run_events where run_id = $1 and type = 'done' order by seq limit 1`,
     [runId],

@@ -16,8 +16,12 @@ export interface PromptInput {
  * dropped, because providers reject an assistant tool call without its result.
  */
 export function buildPrompt(input: PromptInput): ChatMessage[] {
-  const system = [input.systemPrompt, `Session: ${input.sessionId}`, ...input.turnSystem].join('\n\n');
-  const answered = new Set(input.history.filter((m) => m.role === 'tool').map((m) => m.tool_call_id));
+  const system = [input.systemPrompt, `Session: ${input.sessionId}`, ...input.turnSystem].join(
+    '\n\n',
+  );
+  const answered = new Set(
+    input.history.filter((m) => m.role === 'tool').map((m) => m.tool_call_id),
+  );
   const requested = new Set<string>();
   const messages: ChatMessage[] = [{ role: 'system', content: system }];
   for (const m of input.history) {

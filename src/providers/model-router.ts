@@ -55,7 +55,8 @@ export class ModelRouter {
   /** Model ids for `GET /v1/models`. */
   listModels(): string[] {
     const ids = [SIMULATOR_MODEL_ID];
-    if (this.primary) ids.push(this.config.llm.model, ...this.config.llm.fallbacks.map((f) => f.model));
+    if (this.primary)
+      ids.push(this.config.llm.model, ...this.config.llm.fallbacks.map((f) => f.model));
     return [...new Set(ids)];
   }
 

@@ -74,7 +74,14 @@ export async function streamChat(
     const target = chain[i];
     let produced = false;
     try {
-      return await streamFromTarget(target, request, handlers, signal, () => (produced = true), failovers);
+      return await streamFromTarget(
+        target,
+        request,
+        handlers,
+        signal,
+        () => (produced = true),
+        failovers,
+      );
     } catch (err) {
       if (signal?.aborted) throw err;
       const failure = classifyProviderError(err, target.provider);
@@ -165,12 +172,19 @@ async function streamFromTarget(
 }
 
 /** Rough token estimate (4 chars per token) for providers that report no usage. */
-export function estimateUsage(messages: ChatMessage[], text: string, toolCalls: ToolCall[] = []): Usage {
+export function estimateUsage(
+  messages: ChatMessage[],
+  text: string,
+  toolCalls: ToolCall[] = [],
+): Usage {
   const promptChars = messages.reduce(
-    (n, m) => n + (typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length),
+    (n, m) =>
+      n +
+      (typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length),
     0,
   );
-  const completionChars = text.length + toolCalls.reduce((n, c) => n + c.name.length + c.arguments.length, 0);
+  const completionChars =
+    text.length + toolCalls.reduce((n, c) => n + c.name.length + c.arguments.length, 0);
   const prompt_tokens = Math.ceil(promptChars / 4);
   const completion_tokens = Math.ceil(completionChars / 4);
   return { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens };

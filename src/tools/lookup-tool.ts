@@ -27,7 +27,13 @@ export function createLookupTool(pool: Pool): ToolDefinition {
       const { id } = LookupArgs.parse(args);
       const message = await getMessage(pool, context.tenantId, id);
       if (message) {
-        return { type: 'message', id, role: message.role, content: message.content, created_at: message.created_at };
+        return {
+          type: 'message',
+          id,
+          role: message.role,
+          content: message.content,
+          created_at: message.created_at,
+        };
       }
       const session = await getSession(pool, context.tenantId, id);
       if (session) {

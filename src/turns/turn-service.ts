@@ -1,5 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, type Client, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  type Client,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config';
 import { insertMessage } from '../db/messages';
@@ -69,8 +73,18 @@ export class TurnService {
     try {
       ({ run, session } = await withTransaction(this.pool, async (tx) => {
         const s = req.sessionId
-          ? await ensureSession(tx, { id: req.sessionId, tenantId: req.tenantId, userId: req.userId, agent: req.input.agent })
-          : await insertSession(tx, { id: randomUUID(), tenantId: req.tenantId, userId: req.userId, agent: req.input.agent });
+          ? await ensureSession(tx, {
+              id: req.sessionId,
+              tenantId: req.tenantId,
+              userId: req.userId,
+              agent: req.input.agent,
+            })
+          : await insertSession(tx, {
+              id: randomUUID(),
+              tenantId: req.tenantId,
+              userId: req.userId,
+              agent: req.input.agent,
+            });
         if (!s) throw new NotFoundError('session');
         if (req.userId) {
           await tx.query(
@@ -120,20 +134,32 @@ export class TurnService {
   }
 
   /** The run an idempotency key already started, re-submitted if it never got accepted. */
-  private async replay(tenantId: string, key: string, requestHash: string): Promise<StartedTurn | undefined> {
+  private async replay(
+    tenantId: string,
+    key: string,
+    requestHash: string,
+  ): Promise<StartedTurn | undefined> {
     const run = await findRunByIdempotencyKey(this.pool, tenantId, key);
     if (!run) return undefined;
     if (run.request_hash !== requestHash) {
-      throw new ConflictError('idempotency_conflict', 'this Idempotency-Key was used with a different request', {
-        run_id: run.id,
-      });
+      throw new ConflictError(
+        'idempotency_conflict',
+        'this Idempotency-Key was used with a different request',
+        {
+          run_id: run.id,
+        },
+      );
     }
     // The first request may have died before the session accepted the run.
     if (run.status === 'queued') await this.submit(run, 'enqueue', { deleteOnRejection: false });
     return { run, sessionId: run.session_id!, created: false };
   }
 
-  private async submit(run: RunRow, strategy: MultitaskStrategy, opts: { deleteOnRejection: boolean }) {
+  private async submit(
+    run: RunRow,
+    strategy: MultitaskStrategy,
+    opts: { deleteOnRejection: boolean },
+  ) {
     const sessionId = run.session_id!;
     const workflowId = sessionWorkflowId(run.tenant_id, sessionId);
     const startOp = new WithStartWorkflowOperation(sessionWorkflow, {
@@ -173,7 +199,11 @@ export class TurnService {
       if (isUnreachable(err)) {
         // Nothing reached Temporal: undo, so the rejected request changed nothing.
         if (opts.deleteOnRejection) await deleteRun(this.pool, run.id);
-        throw new UnavailableError('the workflow service is unavailable; nothing was accepted', { dependency: 'temporal' }, err);
+        throw new UnavailableError(
+          'the workflow service is unavailable; nothing was accepted',
+          { dependency: 'temporal' },
+          err,
+        );
       }
       throw err;
     }

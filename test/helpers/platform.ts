@@ -18,7 +18,14 @@ export function workflowBundle(): Promise<string> {
   bundlePath ??= (async () => {
     const { code } = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../workflows'),
-      logger: { log: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined, trace: () => undefined },
+      logger: {
+        log: () => undefined,
+        info: () => undefined,
+        warn: () => undefined,
+        error: () => undefined,
+        debug: () => undefined,
+        trace: () => undefined,
+      },
     });
     const dir = path.join(PROJECT_ROOT, '.reverie', 'bundles');
     await mkdir(dir, { recursive: true });
@@ -34,7 +41,9 @@ export function workflowBundle(): Promise<string> {
  * queue of its own (so parallel test files never steal each other's tasks),
  * and whatever the test overrides (e.g. LLM_BASE_URL of a fake provider).
  */
-export async function platformEnv(overrides: Record<string, string> = {}): Promise<Record<string, string>> {
+export async function platformEnv(
+  overrides: Record<string, string> = {},
+): Promise<Record<string, string>> {
   return {
     ...(process.env as Record<string, string>),
     NODE_ENV: 'test',
@@ -115,10 +124,15 @@ export async function spawnReverie(
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`reverie ${command} exited (${code}) before it was ready:\n${output}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`reverie ${command} exited (${code}) before it was ready:\n${output}`)),
+    );
   });
   const timeout = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error(`reverie ${command} not ready in 60 s:\n${output}`)), 60_000).unref(),
+    setTimeout(
+      () => reject(new Error(`reverie ${command} not ready in 60 s:\n${output}`)),
+      60_000,
+    ).unref(),
   );
   const url = await Promise.race([ready, timeout]);
   return {

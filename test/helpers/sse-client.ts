@@ -90,7 +90,8 @@ export class RunEventsClient {
       seen.add(seq);
       previous = Math.max(previous, seq);
     }
-    for (let seq = 1; seq <= previous; seq++) if (!seen.has(seq)) problems.push(`seq ${seq} never arrived`);
+    for (let seq = 1; seq <= previous; seq++)
+      if (!seen.has(seq)) problems.push(`seq ${seq} never arrived`);
     return problems;
   }
 
@@ -100,7 +101,11 @@ export class RunEventsClient {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; frames: ${this.describe()}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; frames: ${this.describe()}`,
+          ),
+        );
       }, timeoutMs);
       const waiter = {
         check: () => check(this),
@@ -161,7 +166,10 @@ export class RunEventsClient {
    * (no `Last-Event-ID` when nothing has arrived yet), and read it to its end.
    */
   async resume(baseUrl: string, runId: string, signal?: AbortSignal): Promise<StreamEnd> {
-    const headers: Record<string, string> = { Accept: 'text/event-stream', ...this.options.headers };
+    const headers: Record<string, string> = {
+      Accept: 'text/event-stream',
+      ...this.options.headers,
+    };
     const last = this.lastSeq;
     if (last !== undefined) headers['Last-Event-ID'] = String(last);
     let response: Response;
@@ -188,7 +196,9 @@ export class RunEventsClient {
     while (!this.done) {
       if (options.signal?.aborted) break;
       if (Date.now() > deadline) {
-        throw new Error(`run ${runId}: no done before the deadline; ends: ${JSON.stringify(ends.map((e) => e.reason))}; frames: ${this.describe()}`);
+        throw new Error(
+          `run ${runId}: no done before the deadline; ends: ${JSON.stringify(ends.map((e) => e.reason))}; frames: ${this.describe()}`,
+        );
       }
       const url = typeof baseUrl === 'string' ? baseUrl : baseUrl();
       const end = await this.resume(url, runId, options.signal);
@@ -256,7 +266,13 @@ export interface MessageJson {
 export async function readChunkStream(
   response: Response,
   onChunk?: (text: string, frame: EventSourceMessage) => void,
-): Promise<{ text: string; frames: EventSourceMessage[]; sawDone: boolean; finishReason: string | null; error?: unknown }> {
+): Promise<{
+  text: string;
+  frames: EventSourceMessage[];
+  sawDone: boolean;
+  finishReason: string | null;
+  error?: unknown;
+}> {
   const frames: EventSourceMessage[] = [];
   let text = '';
   let sawDone = false;

@@ -7,10 +7,17 @@
  */
 import { createGate, startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { platformEnv, spawnReverie, testPool, type ReverieProcess } from '../helpers/platform';
-import { getJson, readChunkStream, RunEventsClient, type MessageJson, type RunJson } from '../helpers/sse-client';
+import {
+  getJson,
+  readChunkStream,
+  RunEventsClient,
+  type MessageJson,
+  type RunJson,
+} from '../helpers/sse-client';
 import type { Pool } from '../../src/db/pool';
 
-const TEXT = 'An API process is only a window onto the event log; the turn itself lives in the worker and Temporal.';
+const TEXT =
+  'An API process is only a window onto the event log; the turn itself lives in the worker and Temporal.';
 const BEFORE_GATE = 5;
 
 describe('crash: API killed with -9 mid-stream', () => {
@@ -25,8 +32,15 @@ describe('crash: API killed with -9 mid-stream', () => {
 
   beforeAll(async () => {
     fake = await startFakeOpenAI();
-    env = await platformEnv({ LLM_BASE_URL: fake.baseURL, OPENAI_API_KEY: 'x', LLM_MODEL: 'fake-model' });
-    [worker] = await Promise.all([spawnReverie('worker', env), spawnReverie('api', env).then((a) => apis.push(a))]);
+    env = await platformEnv({
+      LLM_BASE_URL: fake.baseURL,
+      OPENAI_API_KEY: 'x',
+      LLM_MODEL: 'fake-model',
+    });
+    [worker] = await Promise.all([
+      spawnReverie('worker', env),
+      spawnReverie('api', env).then((a) => apis.push(a)),
+    ]);
     pool = testPool();
   });
 
@@ -70,17 +84,25 @@ describe('crash: API killed with -9 mid-stream', () => {
   }
 
   async function runRow(runId: string) {
-    const res = await pool.query<{ status: string; last_seq: string }>('select status, last_seq from runs where id = $1', [runId]);
+    const res = await pool.query<{ status: string; last_seq: string }>(
+      'select status, last_seq from runs where id = $1',
+      [runId],
+    );
     return { status: res.rows[0].status, lastSeq: Number(res.rows[0].last_seq) };
   }
 
   /** Poll the database (the API may be down) until `check` holds. */
-  async function untilRun(runId: string, check: (r: { status: string; lastSeq: number }) => boolean, what: string) {
+  async function untilRun(
+    runId: string,
+    check: (r: { status: string; lastSeq: number }) => boolean,
+    what: string,
+  ) {
     const deadline = Date.now() + 30_000;
     for (;;) {
       const row = await runRow(runId);
       if (check(row)) return row;
-      if (Date.now() > deadline) throw new Error(`run ${runId}: timed out waiting for ${what} (${JSON.stringify(row)})`);
+      if (Date.now() > deadline)
+        throw new Error(`run ${runId}: timed out waiting for ${what} (${JSON.stringify(row)})`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
@@ -114,7 +136,11 @@ describe('crash: API killed with -9 mid-stream', () => {
     const { runId, client, firstConnection } = await startStreamingTurn('keep going without me');
 
     await gate.reached;
-    await client.waitFor((c) => c.text.length >= BEFORE_GATE * 4, 10_000, 'the deltas before the gate');
+    await client.waitFor(
+      (c) => c.text.length >= BEFORE_GATE * 4,
+      10_000,
+      'the deltas before the gate',
+    );
     await killApi();
     const first = await firstConnection;
     expect(first.reason).not.toBe('done');
@@ -126,7 +152,11 @@ describe('crash: API killed with -9 mid-stream', () => {
     expect((await runRow(runId)).status).toBe('running');
 
     const resumed = client.resume(api().url, runId);
-    await client.waitFor((c) => c.connections === 2 && c.ofConnection(1).length > 0, 10_000, 'the resumed stream');
+    await client.waitFor(
+      (c) => c.connections === 2 && c.ofConnection(1).length > 0,
+      10_000,
+      'the resumed stream',
+    );
     gate.open();
     const second = await resumed;
     expect(second.reason).toBe('done');
@@ -134,7 +164,11 @@ describe('crash: API killed with -9 mid-stream', () => {
     // The resumed stream starts with run.state (no id), then continues right after the cursor.
     const resumedFrames = client.ofConnection(1);
     expect(resumedFrames[0]).toMatchObject({ event: 'run.state', seq: undefined });
-    expect(resumedFrames[0].data).toMatchObject({ status: 'running', session_id: expect.any(String), model: 'fake-model' });
+    expect(resumedFrames[0].data).toMatchObject({
+      status: 'running',
+      session_id: expect.any(String),
+      model: 'fake-model',
+    });
     expect(resumedFrames[0].data.last_seq).toBeGreaterThanOrEqual(seenBeforeCrash);
     expect(resumedFrames.filter((f) => f.event === 'run.state')).toHaveLength(1);
     expect(resumedFrames[1].seq).toBe(seenBeforeCrash + 1);
@@ -150,7 +184,11 @@ describe('crash: API killed with -9 mid-stream', () => {
     const { runId, client, firstConnection } = await startStreamingTurn('finish without any API');
 
     await gate.reached;
-    await client.waitFor((c) => c.text.length >= BEFORE_GATE * 4, 10_000, 'the deltas before the gate');
+    await client.waitFor(
+      (c) => c.text.length >= BEFORE_GATE * 4,
+      10_000,
+      'the deltas before the gate',
+    );
     await killApi();
     const first = await firstConnection;
     expect(first.reason).not.toBe('done');
@@ -158,7 +196,11 @@ describe('crash: API killed with -9 mid-stream', () => {
 
     // No API process exists now: the worker alone finishes the turn.
     gate.open();
-    const finished = await untilRun(runId, (r) => r.status === 'succeeded', 'the run to succeed with no API');
+    const finished = await untilRun(
+      runId,
+      (r) => r.status === 'succeeded',
+      'the run to succeed with no API',
+    );
     expect(finished.lastSeq).toBeGreaterThan(seenBeforeCrash);
 
     apis.push(await spawnReverie('api', env));
@@ -166,7 +208,11 @@ describe('crash: API killed with -9 mid-stream', () => {
     expect(second.reason).toBe('done');
     const resumedFrames = client.ofConnection(1);
     expect(resumedFrames[0]).toMatchObject({ event: 'run.state', seq: undefined });
-    expect(resumedFrames[0].data).toMatchObject({ status: 'succeeded', last_seq: finished.lastSeq, message_id: expect.any(String) });
+    expect(resumedFrames[0].data).toMatchObject({
+      status: 'succeeded',
+      last_seq: finished.lastSeq,
+      message_id: expect.any(String),
+    });
     expect(resumedFrames[1].seq).toBe(seenBeforeCrash + 1);
     expectCleanDelivery(client, finished.lastSeq);
     await expectOneCompletedAnswer(runId, finished.lastSeq);
@@ -197,7 +243,11 @@ describe('crash: API killed with -9 mid-stream', () => {
     const response = await fetch(`${api().url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ model: 'fake-model', stream: true, messages: [{ role: 'user', content: 'I will hang up' }] }),
+      body: JSON.stringify({
+        model: 'fake-model',
+        stream: true,
+        messages: [{ role: 'user', content: 'I will hang up' }],
+      }),
       signal: controller.signal,
     });
     expect(response.status).toBe(200);
@@ -219,16 +269,19 @@ describe('crash: API killed with -9 mid-stream', () => {
     expect(seen.length).toBeLessThan(TEXT.length);
 
     gate.open();
-    const waited = await getJson<RunJson & { message: MessageJson | null }>(`${api().url}/v1/runs/${runId}/wait?timeout=30`);
+    const waited = await getJson<RunJson & { message: MessageJson | null }>(
+      `${api().url}/v1/runs/${runId}/wait?timeout=30`,
+    );
     expect(waited.status).toBe('succeeded');
     expect(waited.message).toMatchObject({ role: 'assistant', content: TEXT, status: 'completed' });
     await expectOneCompletedAnswer(runId, waited.last_seq);
 
-    const history = await getJson<{ data: MessageJson[] }>(`${api().url}/v1/sessions/${sessionId}/messages`);
+    const history = await getJson<{ data: MessageJson[] }>(
+      `${api().url}/v1/sessions/${sessionId}/messages`,
+    );
     expect(history.data.map((m) => [m.role, m.content])).toEqual([
       ['user', 'I will hang up'],
       ['assistant', TEXT],
     ]);
   });
 });
-

@@ -7,7 +7,13 @@
  */
 import { createGate, startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { platformEnv, spawnReverie, testPool, type ReverieProcess } from '../helpers/platform';
-import { getJson, readChunkStream, RunEventsClient, type MessageJson, type RunJson } from '../helpers/sse-client';
+import {
+  getJson,
+  readChunkStream,
+  RunEventsClient,
+  type MessageJson,
+  type RunJson,
+} from '../helpers/sse-client';
 import type { Pool } from '../../src/db/pool';
 
 const TEXT =
@@ -25,8 +31,15 @@ describe('crash: worker killed with -9 mid-stream', () => {
 
   beforeAll(async () => {
     fake = await startFakeOpenAI();
-    env = await platformEnv({ LLM_BASE_URL: fake.baseURL, OPENAI_API_KEY: 'x', LLM_MODEL: 'fake-model' });
-    [api] = await Promise.all([spawnReverie('api', env), spawnReverie('worker', env).then((w) => workers.push(w))]);
+    env = await platformEnv({
+      LLM_BASE_URL: fake.baseURL,
+      OPENAI_API_KEY: 'x',
+      LLM_MODEL: 'fake-model',
+    });
+    [api] = await Promise.all([
+      spawnReverie('api', env),
+      spawnReverie('worker', env).then((w) => workers.push(w)),
+    ]);
     apiUrl = api.url!;
     pool = testPool();
   });
@@ -54,11 +67,17 @@ describe('crash: worker killed with -9 mid-stream', () => {
       `select id, content, status from messages where run_id = $1 and role = 'assistant' order by seq`,
       [runId],
     );
-    const events = await pool.query<{ seq: string; type: string; data: Record<string, unknown>; attempt: number | null }>(
-      'select seq, type, data, attempt from run_events where run_id = $1 order by seq',
-      [runId],
-    );
-    return { run, messages: messages.rows, events: events.rows.map((e) => ({ ...e, seq: Number(e.seq) })) };
+    const events = await pool.query<{
+      seq: string;
+      type: string;
+      data: Record<string, unknown>;
+      attempt: number | null;
+    }>('select seq, type, data, attempt from run_events where run_id = $1 order by seq', [runId]);
+    return {
+      run,
+      messages: messages.rows,
+      events: events.rows.map((e) => ({ ...e, seq: Number(e.seq) })),
+    };
   }
 
   /** The native client's view must be exactly the log: seqs 1..N once each, text once, one retry. */
@@ -95,12 +114,19 @@ describe('crash: worker killed with -9 mid-stream', () => {
 
   it('POST /v1/chat/completions stream: the SDK stream and a native reader both get the text exactly once', async () => {
     const gate = createGate();
-    fake.enqueue({ kind: 'gate', text: TEXT, gate, afterChunks: BEFORE_GATE }, { kind: 'text', text: TEXT });
+    fake.enqueue(
+      { kind: 'gate', text: TEXT, gate, afterChunks: BEFORE_GATE },
+      { kind: 'text', text: TEXT },
+    );
 
     const response = await fetch(`${apiUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ model: 'fake-model', stream: true, messages: [{ role: 'user', content: 'survive this' }] }),
+      body: JSON.stringify({
+        model: 'fake-model',
+        stream: true,
+        messages: [{ role: 'user', content: 'survive this' }],
+      }),
     });
     expect(response.status).toBe(200);
     const runId = response.headers.get('x-run-id')!;
@@ -112,7 +138,11 @@ describe('crash: worker killed with -9 mid-stream', () => {
     const nativeDone = native.follow(apiUrl, runId, { timeoutMs: 60_000 });
 
     await gate.reached;
-    await native.waitFor((c) => c.text.length >= BEFORE_GATE * 4, 10_000, 'the deltas before the gate');
+    await native.waitFor(
+      (c) => c.text.length >= BEFORE_GATE * 4,
+      10_000,
+      'the deltas before the gate',
+    );
     await replaceWorker();
     const textAtKill = sdkTextBeforeKill;
 
@@ -140,7 +170,10 @@ describe('crash: worker killed with -9 mid-stream', () => {
     expect(session.id).toMatch(/^[0-9a-f-]{36}$/);
 
     const gate = createGate();
-    fake.enqueue({ kind: 'gate', text: TEXT, gate, afterChunks: BEFORE_GATE }, { kind: 'text', text: TEXT });
+    fake.enqueue(
+      { kind: 'gate', text: TEXT, gate, afterChunks: BEFORE_GATE },
+      { kind: 'text', text: TEXT },
+    );
     const response = await fetch(`${apiUrl}/v1/sessions/${session.id}/messages`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
@@ -158,7 +191,11 @@ describe('crash: worker killed with -9 mid-stream', () => {
     })();
 
     await gate.reached;
-    await client.waitFor((c) => c.text.length >= BEFORE_GATE * 4, 10_000, 'the deltas before the gate');
+    await client.waitFor(
+      (c) => c.text.length >= BEFORE_GATE * 4,
+      10_000,
+      'the deltas before the gate',
+    );
     await replaceWorker();
     const first = await streamed;
     gate.open();
@@ -168,7 +205,9 @@ describe('crash: worker killed with -9 mid-stream', () => {
     await expectOneCompletedAnswer(runId, client.lastSeq!);
 
     // The session history holds the user message and the one answer, nothing from the dead attempt.
-    const history = await getJson<{ data: MessageJson[] }>(`${apiUrl}/v1/sessions/${session.id}/messages`);
+    const history = await getJson<{ data: MessageJson[] }>(
+      `${apiUrl}/v1/sessions/${session.id}/messages`,
+    );
     expect(history.data.map((m) => [m.role, m.content])).toEqual([
       ['user', 'survive this too'],
       ['assistant', TEXT],

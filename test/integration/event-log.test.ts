@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { DEFAULT_TENANT_ID } from '../../src/config';
 import { insertRun } from '../../src/db/runs';
-import { appendRunEvents, claimStepFence, readRunEvents, SupersededAttemptError } from '../../src/events/event-log';
+import {
+  appendRunEvents,
+  claimStepFence,
+  readRunEvents,
+  SupersededAttemptError,
+} from '../../src/events/event-log';
 import { EventWriter } from '../../src/events/event-writer';
 import { RUN_EVENTS_CHANNEL } from '../../src/events/types';
 import { testPool } from '../helpers/platform';
@@ -13,23 +18,38 @@ describe('run event log', () => {
 
   async function newRun(): Promise<string> {
     const id = randomUUID();
-    await insertRun(pool, { id, tenantId: DEFAULT_TENANT_ID, kind: 'turn', sessionId: null, userId: null, model: null, input: {}, idempotencyKey: null, requestHash: null, workflowId: `test:${id}` });
+    await insertRun(pool, {
+      id,
+      tenantId: DEFAULT_TENANT_ID,
+      kind: 'turn',
+      sessionId: null,
+      userId: null,
+      model: null,
+      input: {},
+      idempotencyKey: null,
+      requestHash: null,
+      workflowId: `test:${id}`,
+    });
     return id;
   }
 
   it('gives concurrent writers strictly increasing, gapless sequence numbers', async () => {
     const runId = await newRun();
     await Promise.all(
-      Array.from({ length: 20 }, (_, i) => appendRunEvents(pool, runId, [
-        { type: 'message.delta', data: { content: `${i}a` } },
-        { type: 'message.delta', data: { content: `${i}b` } },
-      ])),
+      Array.from({ length: 20 }, (_, i) =>
+        appendRunEvents(pool, runId, [
+          { type: 'message.delta', data: { content: `${i}a` } },
+          { type: 'message.delta', data: { content: `${i}b` } },
+        ]),
+      ),
     );
     const events = await readRunEvents(pool, runId, 0);
     expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     // Each batch is contiguous.
     for (let i = 0; i < 40; i += 2) {
-      expect(String(events[i].data.content).slice(0, -1)).toBe(String(events[i + 1].data.content).slice(0, -1));
+      expect(String(events[i].data.content).slice(0, -1)).toBe(
+        String(events[i + 1].data.content).slice(0, -1),
+      );
     }
   });
 
@@ -53,13 +73,22 @@ describe('run event log', () => {
   it('fences a superseded attempt out of its step', async () => {
     const runId = await newRun();
     expect(await claimStepFence(pool, runId, 0, 1)).toBe(true);
-    await appendRunEvents(pool, runId, [{ type: 'message.delta', data: { content: 'a' } }], { step: 0, attempt: 1 });
+    await appendRunEvents(pool, runId, [{ type: 'message.delta', data: { content: 'a' } }], {
+      step: 0,
+      attempt: 1,
+    });
     expect(await claimStepFence(pool, runId, 0, 2)).toBe(true);
     await expect(
-      appendRunEvents(pool, runId, [{ type: 'message.delta', data: { content: 'zombie' } }], { step: 0, attempt: 1 }),
+      appendRunEvents(pool, runId, [{ type: 'message.delta', data: { content: 'zombie' } }], {
+        step: 0,
+        attempt: 1,
+      }),
     ).rejects.toBeInstanceOf(SupersededAttemptError);
     expect(await claimStepFence(pool, runId, 0, 1)).toBe(false);
-    await appendRunEvents(pool, runId, [{ type: 'message.delta', data: { content: 'b' } }], { step: 0, attempt: 2 });
+    await appendRunEvents(pool, runId, [{ type: 'message.delta', data: { content: 'b' } }], {
+      step: 0,
+      attempt: 2,
+    });
     expect((await readRunEvents(pool, runId, 0)).map((e) => e.data.content)).toEqual(['a', 'b']);
   });
 });

@@ -10,7 +10,11 @@ describe('OpenAI SDK compatibility', () => {
 
   beforeAll(async () => {
     fake = await startFakeOpenAI();
-    platform = await startPlatform({ LLM_BASE_URL: fake.baseURL, OPENAI_API_KEY: 'sk-test', LLM_MODEL: 'fake-model' });
+    platform = await startPlatform({
+      LLM_BASE_URL: fake.baseURL,
+      OPENAI_API_KEY: 'sk-test',
+      LLM_MODEL: 'fake-model',
+    });
     client = new OpenAI({ baseURL: `${platform.url}/v1`, apiKey: platform.apiKey, maxRetries: 0 });
   });
   afterAll(async () => {
@@ -20,7 +24,11 @@ describe('OpenAI SDK compatibility', () => {
   beforeEach(() => fake.reset());
 
   it('answers a non-streaming completion with usage', async () => {
-    fake.enqueue({ kind: 'text', text: 'Paris is the capital of France.', usage: { prompt_tokens: 11, completion_tokens: 7 } });
+    fake.enqueue({
+      kind: 'text',
+      text: 'Paris is the capital of France.',
+      usage: { prompt_tokens: 11, completion_tokens: 7 },
+    });
     const res = await client.chat.completions.create({
       model: 'fake-model',
       messages: [{ role: 'user', content: 'Capital of France?' }],
@@ -28,13 +36,21 @@ describe('OpenAI SDK compatibility', () => {
     expect(res.object).toBe('chat.completion');
     expect(res.choices[0].message.content).toBe('Paris is the capital of France.');
     expect(res.usage).toEqual({ prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 });
-    const sent = fake.chatRequests()[0].body as { model: string; messages: { role: string; content: string }[] };
+    const sent = fake.chatRequests()[0].body as {
+      model: string;
+      messages: { role: string; content: string }[];
+    };
     expect(sent.model).toBe('fake-model');
     expect(sent.messages.at(-1)).toEqual({ role: 'user', content: 'Capital of France?' });
   });
 
   it('streams chunks, then a usage chunk when include_usage is set', async () => {
-    fake.enqueue({ kind: 'text', text: 'one two three four five', chunkChars: 3, usage: { prompt_tokens: 5, completion_tokens: 6 } });
+    fake.enqueue({
+      kind: 'text',
+      text: 'one two three four five',
+      chunkChars: 3,
+      usage: { prompt_tokens: 5, completion_tokens: 6 },
+    });
     const stream = await client.chat.completions.create({
       model: 'fake-model',
       stream: true,
@@ -73,23 +89,37 @@ describe('OpenAI SDK compatibility', () => {
       { headers: { 'X-Session-Id': sessionId! } },
     );
     expect(second.choices[0].message.content).toBe('echo: what is my name?');
-    const seen = (fake.chatRequests()[1].body as { messages: { role: string; content: string }[] }).messages;
+    const seen = (fake.chatRequests()[1].body as { messages: { role: string; content: string }[] })
+      .messages;
     expect(seen.filter((m) => m.role !== 'system')).toEqual([
       { role: 'user', content: 'my name is Ada' },
       { role: 'assistant', content: 'echo: my name is Ada' },
       { role: 'user', content: 'what is my name?' },
     ]);
-    const stored = await platform.pool.query('select role, content from messages where session_id = $1 order by seq', [sessionId]);
-    expect(stored.rows.map((r: { role: string }) => r.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    const stored = await platform.pool.query(
+      'select role, content from messages where session_id = $1 order by seq',
+      [sessionId],
+    );
+    expect(stored.rows.map((r: { role: string }) => r.role)).toEqual([
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+    ]);
   });
 
   it('lists the simulator and configured models', async () => {
     const models = await client.models.list();
-    expect(models.data.map((m) => m.id)).toEqual(expect.arrayContaining(['simulator', 'fake-model']));
+    expect(models.data.map((m) => m.id)).toEqual(
+      expect.arrayContaining(['simulator', 'fake-model']),
+    );
   });
 
   it('serves the simulator through the same path, tool loop included', async () => {
-    const res = await client.chat.completions.create({ model: 'simulator', messages: [{ role: 'user', content: 'hello there' }] });
+    const res = await client.chat.completions.create({
+      model: 'simulator',
+      messages: [{ role: 'user', content: 'hello there' }],
+    });
     expect(res.choices[0].message.content).toContain('You said: "hello there"');
     expect(fake.chatRequests()).toHaveLength(0);
   });

@@ -23,8 +23,14 @@ describe('workflow replay', () => {
 
   beforeAll(async () => {
     fake = await startFakeOpenAI();
-    platform = await startPlatform({ LLM_BASE_URL: fake.baseURL, OPENAI_API_KEY: 'sk-test', LLM_MODEL: 'fake-model' });
-    temporal = new Client({ connection: await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! }) });
+    platform = await startPlatform({
+      LLM_BASE_URL: fake.baseURL,
+      OPENAI_API_KEY: 'sk-test',
+      LLM_MODEL: 'fake-model',
+    });
+    temporal = new Client({
+      connection: await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! }),
+    });
   });
   afterAll(async () => {
     await temporal?.connection.close();
@@ -42,25 +48,53 @@ describe('workflow replay', () => {
       { kind: 'error', status: 500 },
       { kind: 'text', text: 'looked it up' },
     );
-    const first = await request(platform.url).post(`/v1/sessions/${sessionId}/messages`).set(auth).send({ content: 'look', model: 'fake-model' }).expect(202);
-    await request(platform.url).get(`/v1/runs/${first.body.run.id}/wait?timeout=60`).set(auth).expect(200);
+    const first = await request(platform.url)
+      .post(`/v1/sessions/${sessionId}/messages`)
+      .set(auth)
+      .send({ content: 'look', model: 'fake-model' })
+      .expect(202);
+    await request(platform.url)
+      .get(`/v1/runs/${first.body.run.id}/wait?timeout=60`)
+      .set(auth)
+      .expect(200);
     const gate = createGate();
-    fake.enqueue({ kind: 'gate', text: 'never finished', gate, afterChunks: 1 }, { kind: 'text', text: 'after interrupt' });
-    const second = await request(platform.url).post(`/v1/sessions/${sessionId}/messages`).set(auth).send({ content: 'long', model: 'fake-model' }).expect(202);
+    fake.enqueue(
+      { kind: 'gate', text: 'never finished', gate, afterChunks: 1 },
+      { kind: 'text', text: 'after interrupt' },
+    );
+    const second = await request(platform.url)
+      .post(`/v1/sessions/${sessionId}/messages`)
+      .set(auth)
+      .send({ content: 'long', model: 'fake-model' })
+      .expect(202);
     await gate.reached;
     const third = await request(platform.url)
       .post(`/v1/sessions/${sessionId}/messages`)
       .set(auth)
       .send({ content: 'stop that', model: 'fake-model', multitask_strategy: 'interrupt' })
       .expect(202);
-    await request(platform.url).get(`/v1/runs/${third.body.run.id}/wait?timeout=60`).set(auth).expect(200);
+    await request(platform.url)
+      .get(`/v1/runs/${third.body.run.id}/wait?timeout=60`)
+      .set(auth)
+      .expect(200);
     gate.open();
     const handles: [string, WorkflowHandle][] = [
-      ['turn-with-tool-and-retry', temporal.workflow.getHandle(turnWorkflowId(DEFAULT_TENANT_ID, first.body.run.id))],
-      ['turn-interrupted', temporal.workflow.getHandle(turnWorkflowId(DEFAULT_TENANT_ID, second.body.run.id))],
-      ['session-three-turns', temporal.workflow.getHandle(sessionWorkflowId(DEFAULT_TENANT_ID, sessionId))],
+      [
+        'turn-with-tool-and-retry',
+        temporal.workflow.getHandle(turnWorkflowId(DEFAULT_TENANT_ID, first.body.run.id)),
+      ],
+      [
+        'turn-interrupted',
+        temporal.workflow.getHandle(turnWorkflowId(DEFAULT_TENANT_ID, second.body.run.id)),
+      ],
+      [
+        'session-three-turns',
+        temporal.workflow.getHandle(sessionWorkflowId(DEFAULT_TENANT_ID, sessionId)),
+      ],
     ];
-    return Promise.all(handles.map(async ([name, handle]) => ({ name, history: await handle.fetchHistory() })));
+    return Promise.all(
+      handles.map(async ([name, handle]) => ({ name, history: await handle.fetchHistory() })),
+    );
   }
 
   it('replays fresh and recorded histories without nondeterminism', async () => {
@@ -72,18 +106,28 @@ describe('workflow replay', () => {
       }
     }
     const recorded = await Promise.all(
-      (await readdir(FIXTURES)).filter((f) => f.endsWith('.json')).map(async (f) => ({
-        name: f,
-        history: historyFromJSON(JSON.parse(await readFile(path.join(FIXTURES, f), 'utf8'))),
-      })),
+      (await readdir(FIXTURES))
+        .filter((f) => f.endsWith('.json'))
+        .map(async (f) => ({
+          name: f,
+          history: historyFromJSON(JSON.parse(await readFile(path.join(FIXTURES, f), 'utf8'))),
+        })),
     );
     expect(recorded.length).toBeGreaterThanOrEqual(3);
-    const histories = [...fresh, ...recorded].map(({ name, history }) => ({ workflowId: name, history: history as never }));
+    const histories = [...fresh, ...recorded].map(({ name, history }) => ({
+      workflowId: name,
+      history: history as never,
+    }));
     const results: { workflowId: string; error?: unknown }[] = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: await workflowBundle() } }, histories)) {
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle: { codePath: await workflowBundle() } },
+      histories,
+    )) {
       results.push(result);
     }
-    expect(results.filter((r) => r.error).map((r) => `${r.workflowId}: ${String(r.error)}`)).toEqual([]);
+    expect(
+      results.filter((r) => r.error).map((r) => `${r.workflowId}: ${String(r.error)}`),
+    ).toEqual([]);
     expect(results).toHaveLength(histories.length);
   });
 });

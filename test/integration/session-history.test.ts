@@ -23,7 +23,9 @@ describe('session entity history', () => {
       LLM_MODEL: 'fake-model',
       SESSION_TURNS_BEFORE_CONTINUE_AS_NEW: String(TURNS_BEFORE_CONTINUE_AS_NEW),
     });
-    temporal = new Client({ connection: await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! }) });
+    temporal = new Client({
+      connection: await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! }),
+    });
   });
   afterAll(async () => {
     await temporal?.connection.close();
@@ -44,7 +46,10 @@ describe('session entity history', () => {
         .expect(202);
       runIds.push(res.body.run.id);
     }
-    const last = await request(platform.url).get(`/v1/runs/${runIds.at(-1)}/wait?timeout=240`).set(auth).expect(200);
+    const last = await request(platform.url)
+      .get(`/v1/runs/${runIds.at(-1)}/wait?timeout=240`)
+      .set(auth)
+      .expect(200);
     expect(last.body.status).toBe('succeeded');
 
     const statuses = await platform.pool.query<{ status: string; n: number }>(
@@ -52,9 +57,17 @@ describe('session entity history', () => {
       [sessionId],
     );
     expect(statuses.rows).toEqual([{ status: 'succeeded', n: TURNS }]);
-    const messages = await platform.pool.query<{ content: string }>('select content from messages where session_id = $1 order by seq', [sessionId]);
+    const messages = await platform.pool.query<{ content: string }>(
+      'select content from messages where session_id = $1 order by seq',
+      [sessionId],
+    );
     expect(messages.rows).toHaveLength(TURNS * 2);
-    expect(messages.rows.slice(0, 4).map((m) => m.content)).toEqual(['message 0', 'echo: message 0', 'message 1', 'echo: message 1']);
+    expect(messages.rows.slice(0, 4).map((m) => m.content)).toEqual([
+      'message 0',
+      'echo: message 0',
+      'message 1',
+      'echo: message 1',
+    ]);
     expect(messages.rows.at(-1)?.content).toBe(`echo: message ${TURNS - 1}`);
 
     // Every run of the chain stayed small; the entity continued as new.
@@ -62,7 +75,9 @@ describe('session entity history', () => {
     const description = await handle.describe();
     expect(description.runId).not.toBe(description.raw.workflowExecutionInfo?.firstRunId);
     const runs: number[] = [];
-    for await (const execution of temporal.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) {
+    for await (const execution of temporal.workflow.list({
+      query: `WorkflowId = '${handle.workflowId}'`,
+    })) {
       runs.push(execution.historyLength);
     }
     expect(runs.length).toBeGreaterThanOrEqual(TURNS / TURNS_BEFORE_CONTINUE_AS_NEW);

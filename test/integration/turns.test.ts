@@ -36,20 +36,35 @@ describe('durable turns', () => {
   }
 
   async function waitRun(runId: string) {
-    const res = await request(platform.url).get(`/v1/runs/${runId}/wait?timeout=60`).set(auth()).expect(200);
-    return res.body as { status: string; error: { code: string; message: string } | null; usage: Record<string, number>; message: { content: string; status: string; incomplete_reason: string | null } | null };
+    const res = await request(platform.url)
+      .get(`/v1/runs/${runId}/wait?timeout=60`)
+      .set(auth())
+      .expect(200);
+    return res.body as {
+      status: string;
+      error: { code: string; message: string } | null;
+      usage: Record<string, number>;
+      message: { content: string; status: string; incomplete_reason: string | null } | null;
+    };
   }
 
   async function events(runId: string) {
-    const res = await platform.pool.query<{ seq: number; type: string; data: Record<string, unknown> }>(
-      'select seq, type, data from run_events where run_id = $1 order by seq',
-      [runId],
-    );
+    const res = await platform.pool.query<{
+      seq: number;
+      type: string;
+      data: Record<string, unknown>;
+    }>('select seq, type, data from run_events where run_id = $1 order by seq', [runId]);
     return res.rows;
   }
 
   async function history(sessionId: string) {
-    const res = await platform.pool.query<{ role: string; content: string; status: string; incomplete_reason: string | null; run_id: string }>(
+    const res = await platform.pool.query<{
+      role: string;
+      content: string;
+      status: string;
+      incomplete_reason: string | null;
+      run_id: string;
+    }>(
       `select role, content, status, incomplete_reason, run_id from messages where session_id = $1 order by seq`,
       [sessionId],
     );
@@ -59,7 +74,11 @@ describe('durable turns', () => {
   describe('providers', () => {
     it('retries after 500s from every provider and answers once', async () => {
       // Primary and fallback both fail: the activity's retry tries the chain again.
-      fake.enqueue({ kind: 'error', status: 500 }, { kind: 'error', status: 503 }, { kind: 'text', text: 'second time lucky' });
+      fake.enqueue(
+        { kind: 'error', status: 500 },
+        { kind: 'error', status: 503 },
+        { kind: 'text', text: 'second time lucky' },
+      );
       const sessionId = await newSession();
       const res = await post(sessionId, 'hi').expect(202);
       const run = await waitRun(res.body.run.id);
@@ -74,18 +93,30 @@ describe('durable turns', () => {
     });
 
     it('fails over to the fallback model on 429', async () => {
-      fake.enqueue({ kind: 'error', status: 429, headers: { 'retry-after': '1' } }, { kind: 'text', text: 'from the fallback' });
+      fake.enqueue(
+        { kind: 'error', status: 429, headers: { 'retry-after': '1' } },
+        { kind: 'text', text: 'from the fallback' },
+      );
       const sessionId = await newSession();
       const res = await post(sessionId, 'hi').expect(202);
       const run = await waitRun(res.body.run.id);
       expect(run.message?.content).toBe('from the fallback');
-      expect(fake.chatRequests().map((r) => (r.body as { model: string }).model)).toEqual(['fake-model', 'fallback-model']);
+      expect(fake.chatRequests().map((r) => (r.body as { model: string }).model)).toEqual([
+        'fake-model',
+        'fallback-model',
+      ]);
       const meta = (await events(res.body.run.id)).find((e) => e.type === 'metadata');
       expect(meta?.data).toMatchObject({ provider: 'fallback-1', model: 'fallback-model' });
     });
 
     it('does not retry a 400: the run fails with a clear error', async () => {
-      fake.enqueue({ kind: 'error', status: 400, body: { error: { message: 'messages too long', type: 'invalid_request_error', code: null } } });
+      fake.enqueue({
+        kind: 'error',
+        status: 400,
+        body: {
+          error: { message: 'messages too long', type: 'invalid_request_error', code: null },
+        },
+      });
       const sessionId = await newSession();
       const res = await post(sessionId, 'hi').expect(202);
       const run = await waitRun(res.body.run.id);
@@ -99,7 +130,11 @@ describe('durable turns', () => {
     });
 
     it('answers 502 provider_error to a non-streaming chat completion that failed', async () => {
-      fake.enqueue({ kind: 'error', status: 401, body: { error: { message: 'bad key', type: 'auth', code: null } } });
+      fake.enqueue({
+        kind: 'error',
+        status: 401,
+        body: { error: { message: 'bad key', type: 'auth', code: null } },
+      });
       const res = await request(platform.url)
         .post('/v1/chat/completions')
         .set(auth())
@@ -121,40 +156,64 @@ describe('durable turns', () => {
       expect(second.body.error.code).toBe('run_in_progress');
       gate.open();
       expect((await waitRun(first.body.run.id)).status).toBe('succeeded');
-      const runs = await platform.pool.query('select id from runs where session_id = $1', [sessionId]);
+      const runs = await platform.pool.query('select id from runs where session_id = $1', [
+        sessionId,
+      ]);
       expect(runs.rows).toHaveLength(1);
       expect((await history(sessionId)).map((m) => m.content)).toEqual(['first', 'slow answer']);
     });
 
     it('enqueue: the second turn waits, history reads u1, a1, u2, a2', async () => {
       const gate = createGate();
-      fake.enqueue({ kind: 'gate', text: 'answer one', gate }, { kind: 'text', text: 'answer two' });
+      fake.enqueue(
+        { kind: 'gate', text: 'answer one', gate },
+        { kind: 'text', text: 'answer two' },
+      );
       const sessionId = await newSession();
       const first = await post(sessionId, 'question one').expect(202);
       await gate.reached;
       const second = await post(sessionId, 'question two').expect(202);
-      const queued = await request(platform.url).get(`/v1/runs/${second.body.run.id}`).set(auth()).expect(200);
+      const queued = await request(platform.url)
+        .get(`/v1/runs/${second.body.run.id}`)
+        .set(auth())
+        .expect(200);
       expect(queued.body.status).toBe('queued');
       gate.open();
       expect((await waitRun(first.body.run.id)).status).toBe('succeeded');
       expect((await waitRun(second.body.run.id)).status).toBe('succeeded');
-      expect((await history(sessionId)).map((m) => m.content)).toEqual(['question one', 'answer one', 'question two', 'answer two']);
+      expect((await history(sessionId)).map((m) => m.content)).toEqual([
+        'question one',
+        'answer one',
+        'question two',
+        'answer two',
+      ]);
       // The second call saw the first turn.
-      const seen = (fake.chatRequests()[1].body as { messages: { content: string }[] }).messages.map((m) => m.content);
+      const seen = (
+        fake.chatRequests()[1].body as { messages: { content: string }[] }
+      ).messages.map((m) => m.content);
       expect(seen.slice(1)).toEqual(['question one', 'answer one', 'question two']);
     });
 
     it('interrupt: the running turn ends interrupted with its partial text kept', async () => {
       const gate = createGate();
-      fake.enqueue({ kind: 'gate', text: 'partial then more', chunkChars: 8, afterChunks: 1, gate }, { kind: 'text', text: 'fresh answer' });
+      fake.enqueue(
+        { kind: 'gate', text: 'partial then more', chunkChars: 8, afterChunks: 1, gate },
+        { kind: 'text', text: 'fresh answer' },
+      );
       const sessionId = await newSession();
       const first = await post(sessionId, 'long question').expect(202);
       await gate.reached;
       await waitForEvent(first.body.run.id, 'message.delta');
-      const second = await post(sessionId, 'never mind', { multitask_strategy: 'interrupt' }).expect(202);
+      const second = await post(sessionId, 'never mind', {
+        multitask_strategy: 'interrupt',
+      }).expect(202);
       const interrupted = await waitRun(first.body.run.id);
       expect(interrupted.status).toBe('interrupted');
-      expect(interrupted.message).toMatchObject({ content: 'partial ', status: 'incomplete', incomplete_reason: 'interrupted' });
+      expect(interrupted.message).toMatchObject({
+        content: 'partial ',
+        status: 'incomplete',
+        incomplete_reason: 'interrupted',
+      });
       expect((await waitRun(second.body.run.id)).message?.content).toBe('fresh answer');
       expect((await history(sessionId)).map((m) => [m.content, m.status])).toEqual([
         ['long question', 'completed'],
@@ -184,7 +243,11 @@ describe('durable turns', () => {
     await request(platform.url).post(`/v1/runs/${res.body.run.id}/cancel`).set(auth()).expect(202);
     const run = await waitRun(res.body.run.id);
     expect(run.status).toBe('cancelled');
-    expect(run.message).toMatchObject({ content: 'abcdefgh ', status: 'incomplete', incomplete_reason: 'cancelled' });
+    expect(run.message).toMatchObject({
+      content: 'abcdefgh ',
+      status: 'incomplete',
+      incomplete_reason: 'cancelled',
+    });
     const log = await events(res.body.run.id);
     expect(log.at(-1)).toMatchObject({ type: 'done', data: { reason: 'cancelled' } });
     gate.open();
@@ -197,7 +260,10 @@ describe('durable turns', () => {
     const first = await post(sessionId, 'first').expect(202);
     await gate.reached;
     const second = await post(sessionId, 'second').expect(202);
-    await request(platform.url).post(`/v1/runs/${second.body.run.id}/cancel`).set(auth()).expect(202);
+    await request(platform.url)
+      .post(`/v1/runs/${second.body.run.id}/cancel`)
+      .set(auth())
+      .expect(202);
     expect((await waitRun(second.body.run.id)).status).toBe('cancelled');
     gate.open();
     expect((await waitRun(first.body.run.id)).status).toBe('succeeded');
@@ -227,7 +293,10 @@ describe('durable turns', () => {
         .expect(409);
       expect(conflict.body.error.code).toBe('idempotency_conflict');
       expect(fake.chatRequests()).toHaveLength(1);
-      expect((await history(sessionId)).map((m) => m.content)).toEqual(['once only', 'echo: once only']);
+      expect((await history(sessionId)).map((m) => m.content)).toEqual([
+        'once only',
+        'echo: once only',
+      ]);
     });
 
     it('concurrent retries of one POST start one turn', async () => {
@@ -265,9 +334,15 @@ describe('feedback', () => {
       .send({ message_id: run.body.message_id, rating: 1, comment: 'good' })
       .expect(201);
     expect(res.body).toMatchObject({ run_id: runId, rating: 1, comment: 'good' });
-    const bad = await request(platform.url).post('/v1/feedback').set(auth).send({ run_id: runId, rating: 5 }).expect(400);
+    const bad = await request(platform.url)
+      .post('/v1/feedback')
+      .set(auth)
+      .send({ run_id: runId, rating: 5 })
+      .expect(400);
     expect(bad.body.error.code).toBe('invalid_request');
-    const rows = await platform.pool.query('select rating from feedback where run_id = $1', [runId]);
+    const rows = await platform.pool.query('select rating from feedback where run_id = $1', [
+      runId,
+    ]);
     expect(rows.rows).toEqual([{ rating: 1 }]);
   });
 });

@@ -39,7 +39,10 @@ export class ApiMetrics {
       try {
         await next();
       } finally {
-        end({ route: (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched', status: ctx.status });
+        end({
+          route: (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched',
+          status: ctx.status,
+        });
       }
     };
   }

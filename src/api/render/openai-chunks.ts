@@ -79,7 +79,12 @@ export class OpenAIChunkRenderer {
       case 'error':
         return this.options.extended
           ? [this.named(event)]
-          : [{ id: event.seq, data: JSON.stringify({ error: { ...event.data, type: 'api_error' } }) }];
+          : [
+              {
+                id: event.seq,
+                data: JSON.stringify({ error: { ...event.data, type: 'api_error' } }),
+              },
+            ];
       case 'done':
         return this.finish(event);
       case 'run.started':
@@ -126,7 +131,10 @@ export class OpenAIChunkRenderer {
     if (this.options.extended) frames.push(this.named(event));
     const reason = typeof event.data.reason === 'string' ? event.data.reason : 'stop';
     const delta: Record<string, unknown> = this.sentRole ? {} : { role: 'assistant', content: '' };
-    frames.push({ id: event.seq, data: JSON.stringify(this.chunk(delta, FINISH_REASONS[reason] ?? 'stop')) });
+    frames.push({
+      id: event.seq,
+      data: JSON.stringify(this.chunk(delta, FINISH_REASONS[reason] ?? 'stop')),
+    });
     if (this.options.includeUsage) {
       frames.push({
         data: JSON.stringify({

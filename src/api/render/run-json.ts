@@ -6,7 +6,9 @@ import { temporalUrl } from '../../temporal/connection';
 /** A run as the API shows it (API.md "Runs and events"). */
 export function runJson(run: RunRow, config: Config) {
   const latency =
-    run.started_at && run.finished_at ? run.finished_at.getTime() - run.started_at.getTime() : undefined;
+    run.started_at && run.finished_at
+      ? run.finished_at.getTime() - run.started_at.getTime()
+      : undefined;
   return {
     id: run.id,
     object: 'run',

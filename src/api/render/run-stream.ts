@@ -18,7 +18,11 @@ export interface PipeOptions {
  * Open an SSE response and pipe a run's event log into it until `done` or
  * until the client leaves. Leaving never cancels the run.
  */
-export async function pipeRunEvents(ctx: ApiContext, deps: ApiDeps, options: PipeOptions): Promise<void> {
+export async function pipeRunEvents(
+  ctx: ApiContext,
+  deps: ApiDeps,
+  options: PipeOptions,
+): Promise<void> {
   const sse = new SseStream(ctx, options.headers);
   deps.metrics.openStreams.inc();
   // Respond now; the body streams as events arrive.
@@ -43,7 +47,10 @@ export async function pipeRunEvents(ctx: ApiContext, deps: ApiDeps, options: Pip
         for (const frame of options.render(event)) sse.write(frame);
       }
     } catch (err) {
-      ctx.state.log.warn({ err: (err as Error).message, runId: options.run.id }, 'run event stream ended with an error');
+      ctx.state.log.warn(
+        { err: (err as Error).message, runId: options.run.id },
+        'run event stream ended with an error',
+      );
     } finally {
       deps.metrics.openStreams.dec();
       sse.end();

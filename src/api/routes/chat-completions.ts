@@ -51,7 +51,9 @@ function text(content: z.infer<typeof Content> | undefined): string {
  * rest is history (used only to seed a new session).
  */
 export function splitConversation(messages: Body['messages']) {
-  const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => text(m.content));
+  const system = messages
+    .filter((m) => m.role === 'system' || m.role === 'developer')
+    .map((m) => text(m.content));
   const rest = messages.filter((m) => m.role !== 'system' && m.role !== 'developer');
   let start = rest.length;
   while (start > 0 && rest[start - 1].role === 'user') start--;
@@ -143,7 +145,12 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
         {
           index: 0,
           message: { role: 'assistant', content: message?.content ?? '', refusal: null },
-          finish_reason: finished.status === 'succeeded' ? (message?.incomplete_reason === 'max_tokens' ? 'length' : 'stop') : 'stop',
+          finish_reason:
+            finished.status === 'succeeded'
+              ? message?.incomplete_reason === 'max_tokens'
+                ? 'length'
+                : 'stop'
+              : 'stop',
           logprobs: null,
         },
       ],
@@ -161,7 +168,11 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
  * Wait until the run has finished. Wakes on the run's event notifications and
  * reads only the run row (never the deltas), with a poll as safety net.
  */
-export async function waitForRun(deps: ApiDeps, run: RunRow, signal?: AbortSignal): Promise<RunRow> {
+export async function waitForRun(
+  deps: ApiDeps,
+  run: RunRow,
+  signal?: AbortSignal,
+): Promise<RunRow> {
   if (FINISHED_STATUSES.includes(run.status)) return run;
   let current = run;
   let notified = false;

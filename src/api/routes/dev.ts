@@ -8,8 +8,17 @@ export function devRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>();
   if (deps.config.production) return router;
   router.get('/dev/token', async (ctx: ApiContext) => {
-    const { id, key } = await createApiKey(deps.pool, DEFAULT_TENANT_ID, { name: 'dev token', scopes: ['chat', 'files', 'admin'] });
-    ctx.body = { object: 'api_key', id, key, tenant_id: DEFAULT_TENANT_ID, scopes: ['chat', 'files', 'admin'] };
+    const { id, key } = await createApiKey(deps.pool, DEFAULT_TENANT_ID, {
+      name: 'dev token',
+      scopes: ['chat', 'files', 'admin'],
+    });
+    ctx.body = {
+      object: 'api_key',
+      id,
+      key,
+      tenant_id: DEFAULT_TENANT_ID,
+      scopes: ['chat', 'files', 'admin'],
+    };
   });
   return router;
 }

@@ -32,12 +32,21 @@ export function feedbackRouter(deps: ApiDeps): Router<ApiState> {
       if (!message) throw new NotFoundError('message');
       runId ??= message.run_id;
     }
-    if (body.run_id && !(await getRun(deps.pool, tenantId, body.run_id))) throw new NotFoundError('run');
+    if (body.run_id && !(await getRun(deps.pool, tenantId, body.run_id)))
+      throw new NotFoundError('run');
     const row = await one<{ id: string; created_at: Date }>(
       deps.pool,
       `insert into feedback (id, tenant_id, run_id, message_id, user_id, rating, comment)
        values ($1, $2, $3, $4, $5, $6, $7) returning id, created_at`,
-      [randomUUID(), tenantId, runId, body.message_id ?? null, callerUserId(ctx, body), body.rating, body.comment ?? null],
+      [
+        randomUUID(),
+        tenantId,
+        runId,
+        body.message_id ?? null,
+        callerUserId(ctx, body),
+        body.rating,
+        body.comment ?? null,
+      ],
     );
     ctx.status = 201;
     ctx.body = {

@@ -8,7 +8,9 @@ async function check(name: string, probe: () => Promise<unknown>) {
   try {
     await Promise.race([
       probe(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS).unref()),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS).unref(),
+      ),
     ]);
     return { name, ok: true, latency_ms: Date.now() - started };
   } catch (err) {

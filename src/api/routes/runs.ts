@@ -13,7 +13,9 @@ import { getMessage } from '../../db/messages';
 const ListQuery = z.object({
   session_id: z.string().uuid().optional(),
   kind: z.enum(['turn', 'ingest', 'dream', 'memory']).optional(),
-  status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted']).optional(),
+  status: z
+    .enum(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'])
+    .optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().optional(),
 });
@@ -25,7 +27,11 @@ export function runsRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>({ prefix: '/runs' });
 
   const loadRun = async (ctx: ApiContext) => {
-    const run = await getRun(deps.pool, ctx.state.principal.tenantId, uuidParam(pathId(ctx), 'run id'));
+    const run = await getRun(
+      deps.pool,
+      ctx.state.principal.tenantId,
+      uuidParam(pathId(ctx), 'run id'),
+    );
     if (!run) throw new NotFoundError('run');
     return run;
   };
@@ -62,9 +68,15 @@ export function runsRouter(deps: ApiDeps): Router<ApiState> {
     const timer = setTimeout(() => controller.abort(), timeout * 1000);
     try {
       const finished = await waitForRun(deps, run, controller.signal);
-      if (!FINISHED_STATUSES.includes(finished.status)) throw new TimeoutError(`run not finished after ${timeout}s`);
-      const message = finished.message_id ? await getMessage(deps.pool, finished.tenant_id, finished.message_id) : undefined;
-      ctx.body = { ...runJson(finished, deps.config), message: message ? messageJson(message) : null };
+      if (!FINISHED_STATUSES.includes(finished.status))
+        throw new TimeoutError(`run not finished after ${timeout}s`);
+      const message = finished.message_id
+        ? await getMessage(deps.pool, finished.tenant_id, finished.message_id)
+        : undefined;
+      ctx.body = {
+        ...runJson(finished, deps.config),
+        message: message ? messageJson(message) : null,
+      };
     } finally {
       clearTimeout(timer);
     }
@@ -98,7 +110,10 @@ export function runsRouter(deps: ApiDeps): Router<ApiState> {
     await pipeRunEvents(ctx, deps, {
       run,
       afterSeq: after ?? 0,
-      headers: { 'X-Run-Id': run.id, ...(run.session_id ? { 'X-Session-Id': run.session_id } : {}) },
+      headers: {
+        'X-Run-Id': run.id,
+        ...(run.session_id ? { 'X-Session-Id': run.session_id } : {}),
+      },
       preamble,
       render: (event) => [nativeFrame(event)],
     });
