@@ -1,5 +1,7 @@
+import type { BlobStore } from '../src/blob';
 import type { Config } from '../src/config';
 import type { Pool } from '../src/db/pool';
+import type { Embedder } from '../src/embeddings';
 import type { Logger } from '../src/logger';
 import type { ModelRouter } from '../src/providers/model-router';
 import type { ToolRegistry } from '../src/tools/tool-registry';
@@ -11,4 +13,7 @@ export interface ActivityDeps {
   models: ModelRouter;
   tools: ToolRegistry;
   log: Logger;
+  /** Original files and derived artefacts (fs or S3). */
+  blobs: BlobStore;
+  embedder: Embedder;
 }

@@ -1,4 +1,7 @@
 import type { ActivityDeps } from './deps';
+import { createDreamingActivities } from './dreaming.activities';
+import { createFileActivities } from './files.activities';
+import { createMemoryActivities } from './memory.activities';
 import { createModelActivities } from './model.activities';
 import { createToolActivities } from './tool.activities';
 import { createTurnActivities } from './turn.activities';
@@ -11,5 +14,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createTurnActivities(deps),
     ...createModelActivities(deps),
     ...createToolActivities(deps),
+    ...createFileActivities(deps),
+    ...createMemoryActivities(deps),
+    ...createDreamingActivities(deps),
   };
 }

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { appendRunEvents, claimStepFence } from '../src/events/event-log';
 import { EventWriter } from '../src/events/event-writer';
-import { insertMessage, loadSessionHistory, type MessageRow } from '../src/db/messages';
+import { insertMessage, type MessageRow } from '../src/db/messages';
 import { addRunUsage } from '../src/db/runs';
 import { loadRun } from './load-run';
 import { maybeOne } from '../src/db/sql';
-import { buildPrompt } from '../src/prompt/build-prompt';
+import { buildTurnContext } from '../src/prompt/turn-context';
 import { classifyProviderError } from '../src/providers/provider-error';
 import { estimateUsage, streamChat } from '../src/providers/stream-chat';
 import type { ActivityDeps } from './deps';
@@ -22,7 +22,7 @@ export interface GenerateStepResult {
 const HEARTBEAT_EVERY_MS = 1000;
 
 /** The streaming model call of a turn. */
-export function createModelActivities({ pool, config, models, tools }: ActivityDeps) {
+export function createModelActivities({ pool, config, models, tools, embedder, log }: ActivityDeps) {
   return {
     /**
      * One model step: stream from the provider chain into the run's event log
@@ -56,13 +56,22 @@ export function createModelActivities({ pool, config, models, tools }: ActivityD
       }
       if (attempt > 1) await announceRetry(pool, runId, step, attempt, ctx.info.heartbeatDetails);
 
-      const history = await loadSessionHistory(pool, sessionId);
-      const messages = buildPrompt({
-        systemPrompt: config.systemPrompt,
-        sessionId,
-        turnSystem: run.input.system ?? [],
-        history,
-      });
+      const model = run.model ?? models.defaultModel;
+      const offeredTools = input.allowTools ? tools.definitions() : undefined;
+      // The same builder serves GET /v1/sessions/{id}/context: what it shows is what is sent.
+      const { messages } = await buildTurnContext(
+        { pool, config, embedder, log },
+        {
+          tenantId: run.tenant_id,
+          sessionId,
+          userId: run.user_id,
+          model,
+          turnSystem: run.input.system ?? [],
+          currentRunId: runId,
+          tools: offeredTools,
+          maxOutputTokens: run.input.max_tokens,
+        },
+      );
 
       const writer = new EventWriter({
         pool,
@@ -79,10 +88,10 @@ export function createModelActivities({ pool, config, models, tools }: ActivityD
       let streamed = '';
       try {
         const result = await streamChat(
-          models.chainFor(run.model ?? models.defaultModel),
+          models.chainFor(model),
           {
             messages,
-            tools: input.allowTools ? tools.definitions() : undefined,
+            tools: offeredTools,
             temperature: run.input.temperature,
             max_tokens: run.input.max_tokens,
           },

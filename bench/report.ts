@@ -85,10 +85,11 @@ export function markdown(report: Report): string {
   ].join('\n');
 }
 
-/** Write `results/bench-<date>.md` and `.json`; returns their paths. */
+/** Write `results/bench-<date>.md` and `.json` (`-quick` for a quick run); returns their paths. */
 export async function writeReport(dir: string, report: Report): Promise<string[]> {
   await mkdir(dir, { recursive: true });
-  const base = path.join(dir, `bench-${report.date}`);
+  const suffix = report.profile.name === 'quick' ? '-quick' : '';
+  const base = path.join(dir, `bench-${report.date}${suffix}`);
   await writeFile(`${base}.md`, markdown(report));
   await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
   return [`${base}.md`, `${base}.json`];

@@ -1,11 +1,11 @@
-import { mkdir, access, constants } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { createApp } from './api/app';
 import { ApiMetrics } from './api/middleware/metrics';
+import { createBlobStore, S3BlobStore } from './blob';
 import type { Config } from './config';
 import { createPool } from './db/pool';
+import { createEmbedder } from './embeddings';
 import { EventHub } from './events/event-hub';
 import type { Logger } from './logger';
 import { ModelRouter } from './providers/model-router';
@@ -25,7 +25,9 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   const temporal = await connectClient(config);
   const hub = new EventHub(config.databaseUrl, log);
   await hub.start();
-  const blobDir = path.resolve(config.blob.dir);
+  const blobs = createBlobStore(config);
+  // A development MinIO starts without the bucket; a missing one is created once.
+  if (blobs instanceof S3BlobStore) await blobs.ensureBucket().catch((err: Error) => log.warn({ err: err.message }, 'blob bucket not ready'));
   const app = createApp({
     config,
     pool,
@@ -35,10 +37,9 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     turns: new TurnService(pool, temporal, config),
     metrics: new ApiMetrics(),
     log,
-    checkBlobStore: async () => {
-      await mkdir(blobDir, { recursive: true });
-      await access(blobDir, constants.W_OK);
-    },
+    checkBlobStore: () => blobs.check(),
+    blobs,
+    embedder: createEmbedder(config),
   });
   const handle = app.callback();
   const server = http.createServer((req, res) => void handle(req, res));

@@ -1,12 +1,13 @@
 import { DefaultLogger, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createBlobStore } from './blob';
 import type { Config } from './config';
 import { createPool } from './db/pool';
+import { createEmbedder } from './embeddings';
 import type { Logger } from './logger';
 import { ModelRouter } from './providers/model-router';
 import { connectWorker } from './temporal/connection';
-import { createLookupTool } from './tools/lookup-tool';
-import { ToolRegistry } from './tools/tool-registry';
+import { createDefaultTools } from './tools/default-tools';
 
 export interface RunningWorker {
   /** Resolves when the worker has stopped. */
@@ -22,8 +23,17 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   installRuntime(config.logLevel);
   if (!config.databaseUrl) throw new Error('DATABASE_URL is not set');
   const pool = createPool(config.databaseUrl, config.databasePoolMax);
-  const tools = new ToolRegistry().register(createLookupTool(pool));
-  const activities = createActivities({ pool, config, models: new ModelRouter(config), tools, log });
+  const embedder = createEmbedder(config);
+  const tools = createDefaultTools(pool, embedder);
+  const activities = createActivities({
+    pool,
+    config,
+    models: new ModelRouter(config),
+    tools,
+    log,
+    embedder,
+    blobs: createBlobStore(config),
+  });
   const connection = await connectWorker(config);
   const worker = await Worker.create({
     connection,

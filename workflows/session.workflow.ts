@@ -175,7 +175,9 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     pendingStop = undefined;
     const child = await startChild(turnWorkflow, {
       workflowId: turnWorkflowId(tenantId, next.runId),
-      args: [{ tenantId, sessionId, runId: next.runId, maxSteps: input.maxSteps }],
+      args: [
+        { tenantId, sessionId, runId: next.runId, maxSteps: input.maxSteps, userId: next.userId },
+      ],
       // A turn outlives anything that happens to its session entity.
       parentClosePolicy: ParentClosePolicy.ABANDON,
       cancellationType: ChildWorkflowCancellationType.ABANDON,

@@ -4,16 +4,24 @@ import {
   CancelledFailure,
   defineSignal,
   isCancellation,
+  ParentClosePolicy,
+  patched,
+  startChild,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   ActivityFailure,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createActivities } from '../activities';
-import { MODEL_STEP, PERSIST, TOOL_CALL } from './activity-options';
+import { LOCAL_PERSIST, MODEL_STEP, PERSIST, TOOL_CALL } from './activity-options';
+import { extractMemoriesWorkflow, memoryWorkflowId } from './memory.workflow';
+import { RUN_KIND, TENANT_ID, USER_ID } from './search-attributes';
 
 type Activities = ReturnType<typeof createActivities>;
 
 const persist = proxyActivities<Activities>(PERSIST);
+const persistLocally = proxyLocalActivities<Activities>(LOCAL_PERSIST);
 const model = proxyActivities<Activities>(MODEL_STEP);
 const tools = proxyActivities<Activities>(TOOL_CALL);
 
@@ -23,6 +31,8 @@ export interface TurnWorkflowInput {
   runId: string;
   /** Model steps before the turn must answer without tools. */
   maxSteps: number;
+  /** The end user; a turn with one extracts memories once it is done. */
+  userId?: string | null;
 }
 
 export type TurnOutcome = 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
@@ -46,9 +56,12 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
     work.cancel();
   });
 
+  // Start and finish are short idempotent writes: as local activities they skip
+  // two task-queue round trips each (time to first token, Temporal load).
+  const lifecycle = patched('turn-lifecycle-local-v1') ? persistLocally : persist;
   try {
     const answer = await work.run(async () => {
-      await persist.beginTurn({ runId });
+      await lifecycle.beginTurn({ runId });
       for (let step = 0; ; step++) {
         const result = await model.generateStep({
           runId,
@@ -63,11 +76,12 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
     });
     // A stop that raced the last step's completion still wins.
     if (stopReason) throw new CancelledFailure(stopReason);
-    await persist.completeTurn({
+    await lifecycle.completeTurn({
       runId,
       messageId: answer.messageId,
       finishReason: answer.finishReason,
     });
+    if (input.userId && patched('memory-v1')) await startMemoryExtraction(input, input.userId);
     return 'succeeded';
   } catch (err) {
     if (isCancellation(err) || stopReason) {
@@ -80,6 +94,29 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
       persist.abortTurn({ runId, status: 'failed', error }),
     );
     return 'failed';
+  }
+}
+
+/**
+ * Memories are extracted after `done`, in a workflow of their own that this
+ * turn abandons: the answer never waits for them, and the next queued turn
+ * only for the start.
+ */
+async function startMemoryExtraction(input: TurnWorkflowInput, userId: string): Promise<void> {
+  try {
+    await startChild(extractMemoriesWorkflow, {
+      workflowId: memoryWorkflowId(input.tenantId, input.runId),
+      args: [{ tenantId: input.tenantId, runId: input.runId }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: [
+        { key: TENANT_ID, value: input.tenantId },
+        { key: USER_ID, value: userId },
+        { key: RUN_KIND, value: 'memory' },
+      ],
+    });
+  } catch (err) {
+    // Started before (a reset replayed past it): nothing to do.
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
 }
 

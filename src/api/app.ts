@@ -6,12 +6,18 @@ import { authenticate } from './middleware/auth';
 import { errorHandler } from './middleware/error-handler';
 import { requestId } from './middleware/request-id';
 import { chatCompletionsRouter } from './routes/chat-completions';
+import { contextRouter } from './routes/context';
 import { devRouter } from './routes/dev';
+import { dreamingRouter } from './routes/dreaming';
 import { feedbackRouter } from './routes/feedback';
+import { filesRouter, skipBodyParserForUploads } from './routes/files';
 import { healthRouter } from './routes/health';
+import { memoriesRouter } from './routes/memories';
 import { modelsRouter } from './routes/models';
 import { runsRouter } from './routes/runs';
+import { searchRouter } from './routes/search';
 import { sessionsRouter } from './routes/sessions';
+import { usersRouter } from './routes/users';
 
 /** The Koa app: every route under `/v1` and, for remdb-style clients, `/api/v1`. */
 export function createApp(deps: ApiDeps): Koa<ApiState> {
@@ -29,8 +35,14 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
     modelsRouter(deps),
     chatCompletionsRouter(deps),
     sessionsRouter(deps),
+    contextRouter(deps),
+    memoriesRouter(deps),
     runsRouter(deps),
     feedbackRouter(deps),
+    dreamingRouter(deps),
+    usersRouter(deps),
+    filesRouter(deps),
+    searchRouter(deps),
   ]) {
     v1.use(router.routes(), router.allowedMethods());
   }
@@ -42,6 +54,7 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   app.use(requestId(deps.log));
   app.use(errorHandler(deps.config.maxBodyBytes));
   app.use(deps.metrics.middleware());
+  app.use(skipBodyParserForUploads());
   app.use(
     bodyParser({
       enableTypes: ['json'],

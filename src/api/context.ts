@@ -1,7 +1,9 @@
 import type { Client } from '@temporalio/client';
 import type Koa from 'koa';
+import type { BlobStore } from '../blob';
 import type { Config } from '../config';
 import type { Pool } from '../db/pool';
+import type { Embedder } from '../embeddings';
 import type { EventHub } from '../events/event-hub';
 import type { Logger } from '../logger';
 import type { ModelRouter } from '../providers/model-router';
@@ -21,6 +23,10 @@ export interface ApiDeps {
   log: Logger;
   /** Readiness of the blob store (the embedded default is the filesystem). */
   checkBlobStore: () => Promise<void>;
+  /** Uploaded files (fs or S3). */
+  blobs: BlobStore;
+  /** Embeds search queries (the same embedder the worker stores chunks with). */
+  embedder: Embedder;
 }
 
 export interface ApiState {

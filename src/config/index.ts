@@ -26,6 +26,11 @@ function integer(min: number, fallback: number, max = Number.MAX_SAFE_INTEGER) {
   );
 }
 
+/** A number in [min, max] (thresholds, similarities); blank or absent → `fallback`. */
+function decimal(min: number, fallback: number, max: number) {
+  return z.preprocess(blankToUndefined, z.coerce.number().min(min).max(max).default(fallback));
+}
+
 const optionalString = z
   .string()
   .optional()
@@ -93,6 +98,15 @@ const envSchema = z.object({
   S3_ENDPOINT: optionalString,
   S3_REGION: z.string().default('us-east-1'),
   S3_FORCE_PATH_STYLE: flag(true),
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  S3_PART_SIZE_BYTES: integer(5 * 1024 * 1024, 8 * 1024 * 1024),
+  MAX_UPLOAD_BYTES: integer(1, 50 * 1024 * 1024),
+  INGEST_CHUNK_TOKENS: integer(32, 400, 8000),
+  INGEST_CHUNK_OVERLAP_TOKENS: integer(0, 50, 2000),
+  INGEST_EMBED_BATCH: integer(1, 64, 2048),
+  REVERIE_URL: z.string().default('http://127.0.0.1:8080'),
+  REVERIE_API_KEY: optionalString,
 
   MAX_BODY_BYTES: integer(1024, 1_048_576),
   ALLOW_ANONYMOUS: optionalFlag,
@@ -101,8 +115,28 @@ const envSchema = z.object({
   EVENT_BATCH_MAX: integer(1, 64),
   TURN_MAX_STEPS: integer(1, 6, 50),
   SESSION_TURNS_BEFORE_CONTINUE_AS_NEW: integer(1, 100),
+  // Dreaming (issue 5).
+  DREAM_MODEL: optionalString,
+  DREAM_TOKEN_BUDGET: integer(1000, 500_000),
+  DREAM_PAGE_MESSAGES: integer(5, 100, 1000),
+  DREAM_PAGE_CONCURRENCY: integer(1, 4, 32),
+  DREAM_USER_CONCURRENCY: integer(1, 4, 100),
+  DREAM_CATCHUP_WINDOW: z.string().default('10m'),
   WORKFLOW_BUNDLE_PATH: optionalString,
   SYSTEM_PROMPT: z.string().default('You are reverie, a helpful assistant. Be concise.'),
+
+  // Memory and history compression (issue 3).
+  CHAT_AUTO_INJECT_USER_CONTEXT: flag(false),
+  PROMPT_TOKEN_BUDGET: integer(256, 16_000),
+  HISTORY_RECENT_MESSAGES: integer(0, 8),
+  HISTORY_MESSAGE_MAX_CHARS: integer(80, 400),
+  HISTORY_RECENT_MAX_CHARS: integer(200, 4000),
+  MEMORY_EXTRACTION: flag(true),
+  MEMORY_MODEL: optionalString,
+  MEMORY_RECALL_LIMIT: integer(0, 5, 50),
+  MEMORY_RECALL_MIN_SCORE: decimal(-1, 0.15, 1),
+  MEMORY_DEDUPE_THRESHOLD: decimal(0, 0.95, 1),
+  MEMORY_RELATED_MIN_SCORE: decimal(-1, 0.3, 1),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -154,8 +188,21 @@ function toConfig(env: z.infer<typeof envSchema>) {
         endpoint: env.S3_ENDPOINT,
         region: env.S3_REGION,
         forcePathStyle: env.S3_FORCE_PATH_STYLE,
+        accessKeyId: env.S3_ACCESS_KEY_ID,
+        secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+        /** Objects above this go up as multipart uploads of parts this size. */
+        partSize: env.S3_PART_SIZE_BYTES,
       },
     },
+    /** Largest file `POST /v1/files` accepts (413 above). */
+    maxUploadBytes: env.MAX_UPLOAD_BYTES,
+    ingest: {
+      chunkTokens: env.INGEST_CHUNK_TOKENS,
+      overlapTokens: env.INGEST_CHUNK_OVERLAP_TOKENS,
+      embedBatch: env.INGEST_EMBED_BATCH,
+    },
+    /** Where the `reverie ingest` / `reverie search` commands find the API, and their key. */
+    client: { url: env.REVERIE_URL, apiKey: env.REVERIE_API_KEY },
     maxBodyBytes: env.MAX_BODY_BYTES,
     /** Anonymous callers act in the default tenant; on by default outside production. */
     allowAnonymous: env.ALLOW_ANONYMOUS ?? !production,
@@ -164,6 +211,42 @@ function toConfig(env: z.infer<typeof envSchema>) {
     turnMaxSteps: env.TURN_MAX_STEPS,
     sessionTurnsBeforeContinueAsNew: env.SESSION_TURNS_BEFORE_CONTINUE_AS_NEW,
     systemPrompt: env.SYSTEM_PROMPT,
+    prompt: {
+      /** Upper bound of a turn's prompt in tokens; the model's context window may lower it. */
+      tokenBudget: env.PROMPT_TOKEN_BUDGET,
+      /** The newest messages kept whole (unless longer than `recentMaxChars`). */
+      recentMessages: env.HISTORY_RECENT_MESSAGES,
+      /** Older messages longer than this become head/tail with a lookup hint. */
+      messageMaxChars: env.HISTORY_MESSAGE_MAX_CHARS,
+      recentMaxChars: env.HISTORY_RECENT_MAX_CHARS,
+      /** Inject the user profile into the system prompt instead of a lookup hint. */
+      autoInjectUserContext: env.CHAT_AUTO_INJECT_USER_CONTEXT,
+    },
+    memory: {
+      /** Extract memories after each turn of a known user. */
+      extraction: env.MEMORY_EXTRACTION,
+      /** Model of the extraction calls; the default model when unset. */
+      model: env.MEMORY_MODEL,
+      recallLimit: env.MEMORY_RECALL_LIMIT,
+      recallMinScore: env.MEMORY_RECALL_MIN_SCORE,
+      /** Cosine at or above which a new fact is the same as a memory (NOOP without asking a model). */
+      dedupeThreshold: env.MEMORY_DEDUPE_THRESHOLD,
+      /** Cosine from which an existing memory is shown to the model to decide UPDATE/DELETE. */
+      relatedMinScore: env.MEMORY_RELATED_MIN_SCORE,
+    },
+    dreaming: {
+      /** Model of the dreaming steps; the default model when unset. */
+      model: env.DREAM_MODEL,
+      /** Tokens one dreaming run may spend before it stops (cleanly, `interrupted`). */
+      tokenBudget: env.DREAM_TOKEN_BUDGET,
+      /** Messages per moments call (one model call per page). */
+      pageMessages: env.DREAM_PAGE_MESSAGES,
+      pageConcurrency: env.DREAM_PAGE_CONCURRENCY,
+      /** Users dreamt at once by the tenant fan-out. */
+      userConcurrency: env.DREAM_USER_CONCURRENCY,
+      /** Default catch-up window of a tenant's dreaming schedule. */
+      catchupWindow: env.DREAM_CATCHUP_WINDOW,
+    },
     /** A prebuilt workflow bundle (tests, production images) instead of bundling at start. */
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH,
   };

@@ -16,13 +16,18 @@ export interface EventWriterOptions {
 }
 
 /**
- * Buffers events and persists them in batches (≤ maxDelayMs or maxEvents), one
- * batch in flight at a time so batches land in order. A failed flush makes the
- * writer fail: the activity must stop, and its retry continues the log.
+ * Buffers events and persists them in batches, one batch in flight at a time so
+ * batches land in order. An idle writer sends at once (no added latency for the
+ * first token); events that arrive while a batch is in flight go together as
+ * the next batch (group commit), never later than maxDelayMs and never more
+ * than maxEvents at a time. A failed flush makes the writer fail: the activity
+ * must stop, and its retry continues the log.
  */
 export class EventWriter {
   private buffer: NewRunEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private flushing = 0;
   private inFlight: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   lastSeq = 0;
@@ -34,10 +39,18 @@ export class EventWriter {
     if (this.failure) throw this.failure;
     this.buffer.push(event);
     if (this.buffer.length >= this.options.maxEvents) {
-      void this.flush();
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => void this.flush(), this.options.maxDelayMs);
+      this.flushInBackground();
+    } else if (this.flushing === 0 && !this.immediate) {
+      // Idle writer: send now (after this tick's burst), so the first token is not delayed.
+      this.immediate = setImmediate(() => this.flushInBackground());
+    } else if (!this.timer && !this.immediate) {
+      this.timer = setTimeout(() => this.flushInBackground(), this.options.maxDelayMs);
     }
+  }
+
+  /** Flushes nobody awaits: a failure is kept and rethrown by the next push or flush. */
+  private flushInBackground(): void {
+    this.flush().catch(() => undefined);
   }
 
   /** Persist everything buffered so far; resolves when it is committed. */
@@ -46,12 +59,17 @@ export class EventWriter {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    if (this.immediate) {
+      clearImmediate(this.immediate);
+      this.immediate = undefined;
+    }
     const batch = this.buffer;
     this.buffer = [];
     if (batch.length > 0) {
+      this.flushing++;
       this.inFlight = this.inFlight.then(async () => {
-        if (this.failure) return;
         try {
+          if (this.failure) return;
           this.lastSeq = await appendRunEvents(this.options.pool, this.options.runId, batch, {
             step: this.options.step,
             attempt: this.options.attempt,
@@ -59,6 +77,10 @@ export class EventWriter {
           this.options.onFlushed?.(this.lastSeq);
         } catch (err) {
           this.failure = err instanceof Error ? err : new Error(String(err));
+        } finally {
+          this.flushing--;
+          // Group commit: what arrived while this batch was in flight goes next.
+          if (this.flushing === 0 && this.buffer.length > 0 && !this.failure) this.flushInBackground();
         }
       });
     }
@@ -70,7 +92,9 @@ export class EventWriter {
   /** Drop anything unflushed and stop the timer (used when the activity is cancelled). */
   discard(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
     this.buffer = [];
   }
 }

@@ -14,6 +14,8 @@
  * follows the clock), so tests and workflow replays see the same text twice.
  */
 import { createHash } from 'node:crypto';
+import { simulatedDreamAnswer } from '../dreaming/simulated-answers';
+import { simulateMemoryCall } from '../memory/simulated-memory-model';
 
 /** Model id under which the simulator is listed and selected. */
 export const SIMULATOR_MODEL_ID = 'simulator';
@@ -132,6 +134,14 @@ export function createSimulatorFetch(options: SimulatorOptions = {}): typeof fet
       );
 
     const conversation = readConversation(request);
+    const dreamAnswer = simulatedDreamAnswer(systemText(request), conversation.firstUser);
+    if (dreamAnswer) {
+      // A dreaming step answers in one piece, after thinking for ten token delays.
+      await wait(baseDelay * 10, signal ?? undefined, new AbortController().signal);
+      return json(200, structuredCompletion(dreamAnswer, request.model));
+    }
+    const memoryAnswer = simulateMemoryCall(systemText(request), conversation.lastUser);
+    if (memoryAnswer) return json(200, structuredCompletion(memoryAnswer, request.model));
     if (conversation.lastUser.includes('[simulate:error]')) {
       return errorResponse(
         500,
@@ -591,6 +601,29 @@ function wait(ms: number, signal: AbortSignal | undefined, cancelled: AbortSigna
       else resolve();
     }
   });
+}
+
+/** The system prompt's text (memory calls are recognised by a marker in it). */
+function systemText(request: ChatRequest): string {
+  return request.messages
+    .filter((m) => m.role === 'system' || m.role === 'developer')
+    .map((m) => contentText(m.content))
+    .join('\n');
+}
+
+/** A non-streaming answer carrying a JSON value (structured outputs). */
+function structuredCompletion(value: object, model: string | undefined): object {
+  const content = JSON.stringify(value);
+  const completion_tokens = Math.ceil(content.length / 4);
+  return {
+    id: `chatcmpl-sim-${createHash('sha256').update(content).digest('hex').slice(0, 16)}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model: model ?? SIMULATOR_MODEL_ID,
+    system_fingerprint: 'fp_simulator',
+    choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 0, completion_tokens, total_tokens: completion_tokens },
+  };
 }
 
 function modelObject(): object {

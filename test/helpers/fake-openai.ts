@@ -134,6 +134,8 @@ export interface FakeOpenAI {
   enqueue(...behaviours: Behaviour[]): void;
   /** Behaviour used when the queue is empty (initially `{ kind: 'echo' }`). */
   setDefault(behaviour: Behaviour): void;
+  /** Fail the next `POST /v1/embeddings` calls, one error per call; then embeddings answer again. */
+  failEmbeddings(...failures: ErrorBehaviour[]): void;
   /** Every request received, in order. */
   requests: RecordedRequest[];
   /** Chat-completions requests only: a shortcut for the usual assertion target. */
@@ -188,6 +190,7 @@ const DEFAULT_EMBEDDING_DIMENSIONS = 384;
  */
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const queue: Behaviour[] = [];
+  const embeddingFailures: ErrorBehaviour[] = [];
   const requests: RecordedRequest[] = [];
   let fallback: Behaviour = DEFAULT_BEHAVIOUR;
   let chatCalls = 0;
@@ -215,7 +218,10 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
 
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /v1/models') return sendJson(res, 200, modelList());
-    if (route === 'POST /v1/embeddings') return sendEmbeddings(res, body);
+    if (route === 'POST /v1/embeddings') {
+      const failure = embeddingFailures.shift();
+      return failure ? sendErrorBehaviour(res, failure) : sendEmbeddings(res, body);
+    }
     if (route === 'POST /v1/chat/completions') {
       if (typeof body !== 'object' || body === null)
         return sendError(res, 400, 'Request body must be a JSON object', 'invalid_request_error');
@@ -234,10 +240,12 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     requests,
     enqueue: (...behaviours) => void queue.push(...behaviours),
     setDefault: (behaviour) => void (fallback = behaviour),
+    failEmbeddings: (...failures) => void embeddingFailures.push(...failures),
     chatRequests: () =>
       requests.filter((r) => r.method === 'POST' && r.path === '/v1/chat/completions'),
     reset: () => {
       queue.length = 0;
+      embeddingFailures.length = 0;
       requests.length = 0;
       fallback = DEFAULT_BEHAVIOUR;
     },

@@ -14,7 +14,8 @@ const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 /**
  * Replay guards every workflow change: histories recorded from earlier code
  * (test/fixtures/histories) and fresh ones must replay without nondeterminism.
- * `UPDATE_HISTORIES=1` rewrites the fixtures from this run.
+ * `UPDATE_HISTORIES=<version>` records this run's histories as new fixtures
+ * (`<name>.<version>.json`); older versions stay, so old histories keep replaying.
  */
 describe('workflow replay', () => {
   let fake: FakeOpenAI;
@@ -99,10 +100,11 @@ describe('workflow replay', () => {
 
   it('replays fresh and recorded histories without nondeterminism', async () => {
     const fresh = await record();
-    if (process.env.UPDATE_HISTORIES === '1') {
+    const version = process.env.UPDATE_HISTORIES;
+    if (version) {
       await mkdir(FIXTURES, { recursive: true });
       for (const { name, history } of fresh) {
-        await writeFile(path.join(FIXTURES, `${name}.json`), historyToJSON(history as never));
+        await writeFile(path.join(FIXTURES, `${name}.${version}.json`), historyToJSON(history as never));
       }
     }
     const recorded = await Promise.all(

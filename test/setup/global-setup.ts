@@ -1,11 +1,15 @@
 import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate';
 import { startStack, stackLayout, type Stack } from '../../src/stack';
+import { startS3Server } from '../helpers/s3-server';
 import { PROJECT_ROOT, type TestStackEnv } from './stack-env';
 
 /** Where global-teardown finds the stack: both run in jest's main process. */
 export const STACK_GLOBAL = '__reverieTestStack';
+/** The run's S3-protocol server (s3rver), closed by global-teardown. */
+export const S3_GLOBAL = '__reverieTestS3';
 
 const log = (line: string): void => void process.stderr.write(`[stack] ${line}\n`);
 
@@ -38,6 +42,9 @@ export default async function globalSetup(): Promise<void> {
   };
   // Workers are forked after global setup, so they inherit these.
   Object.assign(process.env, env);
+  const s3 = await startS3Server(path.join(PROJECT_ROOT, '.reverie', 'test-s3'));
+  (globalThis as Record<string, unknown>)[S3_GLOBAL] = s3;
+  process.env.S3_ENDPOINT_TEST = s3.endpoint;
   await writeFile(stackLayout(PROJECT_ROOT).testStackFile, `${JSON.stringify(env, null, 2)}\n`);
   log(
     `ready in ${((Date.now() - started) / 1000).toFixed(1)}s (temporal ${env.TEMPORAL_ADDRESS}, postgres ${env.DATABASE_URL})`,

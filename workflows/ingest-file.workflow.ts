@@ -1,0 +1,63 @@
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { INGEST_EMBED, INGEST_PARSE, PERSIST } from './activity-options';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const persist = proxyActivities<Activities>(PERSIST);
+const parse = proxyActivities<Activities>(INGEST_PARSE);
+const embed = proxyActivities<Activities>(INGEST_EMBED);
+
+export interface IngestFileInput {
+  tenantId: string;
+  fileId: string;
+  runId: string;
+}
+
+export type IngestOutcome = 'ready' | 'failed' | 'cancelled';
+
+/** The workflow id of a file's ingestion. */
+export function ingestWorkflowId(tenantId: string, fileId: string): string {
+  return `ingest:${tenantId}:${fileId}`;
+}
+
+/**
+ * Ingest one uploaded file (already in the blob store): parse → chunk → embed
+ * in batches and store → ready. Progress goes to the run's event log from the
+ * activities. Any failure or cancellation (the file was deleted) removes every
+ * chunk, so a file is either ready with all its chunks or has none.
+ */
+export async function ingestFileWorkflow(input: IngestFileInput): Promise<IngestOutcome> {
+  const ids = { fileId: input.fileId, runId: input.runId };
+  try {
+    await persist.beginIngest(ids);
+    const { chunkCount } = await parse.parseFile(ids);
+    await embed.embedChunks(ids);
+    await persist.completeIngest({ ...ids, chunkCount });
+    return 'ready';
+  } catch (err) {
+    // Deleting the file cancels the workflow; an activity may notice the deletion first.
+    if (isCancellation(err) || failureType(err) === 'FileDeleted') {
+      await CancellationScope.nonCancellable(() => persist.abortIngest({ ...ids, status: 'cancelled' }));
+      return 'cancelled';
+    }
+    const error = describeFailure(err);
+    await CancellationScope.nonCancellable(() => persist.abortIngest({ ...ids, status: 'failed', error }));
+    return 'failed';
+  }
+}
+
+function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+function describeFailure(err: unknown): { code: string; message: string } {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    const detail = cause.details?.[0] as { code?: string } | undefined;
+    if (cause.type === 'InvalidFile') return { code: detail?.code ?? 'invalid_file', message: cause.message };
+    return { code: 'ingest_failed', message: cause.message };
+  }
+  return { code: 'ingest_failed', message: cause instanceof Error ? cause.message : 'the ingestion failed' };
+}
