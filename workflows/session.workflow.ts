@@ -1,3 +1,4 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   allHandlersFinished,
   ApplicationFailure,
@@ -173,21 +174,32 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     current = next;
     currentStarted = false;
     pendingStop = undefined;
-    const child = await startChild(turnWorkflow, {
-      workflowId: turnWorkflowId(tenantId, next.runId),
-      args: [
-        { tenantId, sessionId, runId: next.runId, maxSteps: input.maxSteps, userId: next.userId },
-      ],
-      // A turn outlives anything that happens to its session entity.
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      cancellationType: ChildWorkflowCancellationType.ABANDON,
-      typedSearchAttributes: [
-        { key: TENANT_ID, value: tenantId },
-        { key: SESSION_ID, value: sessionId },
-        { key: USER_ID, value: next.userId ?? '' },
-        { key: RUN_KIND, value: 'turn' },
-      ],
-    });
+    let child;
+    try {
+      child = await startChild(turnWorkflow, {
+        workflowId: turnWorkflowId(tenantId, next.runId),
+        args: [
+          { tenantId, sessionId, runId: next.runId, maxSteps: input.maxSteps, userId: next.userId },
+        ],
+        // A turn outlives anything that happens to its session entity.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        cancellationType: ChildWorkflowCancellationType.ABANDON,
+        typedSearchAttributes: [
+          { key: TENANT_ID, value: tenantId },
+          { key: SESSION_ID, value: sessionId },
+          { key: USER_ID, value: next.userId ?? '' },
+          { key: RUN_KIND, value: 'turn' },
+        ],
+        // One run, one turn: never a second execution for the same run id.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      // Started before (a resubmitted run reaching a new session run): it is
+      // already running or done on its own.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      current = null;
+      continue;
+    }
     currentStarted = true;
     if (pendingStop) stopCurrent(pendingStop);
     try {
