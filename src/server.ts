@@ -10,6 +10,7 @@ import { EventHub } from './events/event-hub';
 import type { Logger } from './logger';
 import { ModelRouter } from './providers/model-router';
 import { connectClient } from './temporal/connection';
+import { OrphanRunSweeper } from './turns/orphan-sweeper';
 import { TurnService } from './turns/turn-service';
 
 export interface RunningApi {
@@ -28,6 +29,8 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   const blobs = createBlobStore(config);
   // A development MinIO starts without the bucket; a missing one is created once.
   if (blobs instanceof S3BlobStore) await blobs.ensureBucket().catch((err: Error) => log.warn({ err: err.message }, 'blob bucket not ready'));
+  const sweeper = new OrphanRunSweeper(pool, temporal, log);
+  sweeper.start();
   const app = createApp({
     config,
     pool,
@@ -59,6 +62,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      sweeper.stop();
       await hub.stop();
       await temporal.connection.close().catch(() => undefined);
       await pool.end().catch(() => undefined);
