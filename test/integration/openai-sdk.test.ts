@@ -124,3 +124,52 @@ describe('OpenAI SDK compatibility', () => {
     expect(fake.chatRequests()).toHaveLength(0);
   });
 });
+
+describe('a chat completion as a Temporal workflow', () => {
+  it('is visible to operators: described, with its activities in history', async () => {
+    const { Client, Connection } = await import('@temporalio/client');
+    const { DEFAULT_TENANT_ID } = await import('../../src/config');
+    const { turnWorkflowId } = await import('../../workflows/session.workflow');
+    const platform = await startPlatform();
+    const temporal = new Client({
+      connection: await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! }),
+    });
+    try {
+      const client = new OpenAI({
+        baseURL: `${platform.url}/v1`,
+        apiKey: platform.apiKey,
+        maxRetries: 0,
+      });
+      const res = await client.chat.completions
+        .create({ model: 'simulator', messages: [{ role: 'user', content: 'visible?' }] })
+        .withResponse();
+      const runId = res.response.headers.get('x-run-id')!;
+      const sessionId = res.response.headers.get('x-session-id')!;
+      const rows = await platform.pool.query<{ role: string; status: string }>(
+        'select role, status from messages where session_id = $1 order by seq',
+        [sessionId],
+      );
+      // user, assistant (tool call), tool result, assistant answer
+      expect(rows.rows.map((r) => r.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+
+      const handle = temporal.workflow.getHandle(turnWorkflowId(DEFAULT_TENANT_ID, runId));
+      const description = await handle.describe();
+      expect(description.type).toBe('turnWorkflow');
+      expect(description.status.name).toBe('COMPLETED');
+      expect(description.typedSearchAttributes.getAll().map((p) => p.key.name)).toEqual(
+        expect.arrayContaining(['TenantId', 'SessionId', 'RunKind']),
+      );
+      const history = await handle.fetchHistory();
+      const activityTypes = (history.events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+        .filter(Boolean);
+      expect(activityTypes).toEqual(['generateStep', 'executeTool', 'generateStep']);
+      const markers = (history.events ?? []).filter((e) => e.markerRecordedEventAttributes).length;
+      // beginTurn and completeTurn run as local activities (markers), plus the patch marker.
+      expect(markers).toBeGreaterThanOrEqual(3);
+    } finally {
+      await temporal.connection.close();
+      await platform.close();
+    }
+  });
+});
