@@ -5,7 +5,14 @@ import { addRunUsage, finishRun, markRunRunning } from '../src/db/runs';
 import { maybeOne, withTransaction } from '../src/db/sql';
 import { appendRunEventsInTransaction } from '../src/events/event-log';
 import { ModelOutputError } from '../src/memory/complete-json';
-import { extractFacts, rememberFacts, type CandidateFact, type MemoryResult, type MemoryUsage, type RememberOutcome } from '../src/memory/remember';
+import {
+  extractFacts,
+  rememberFacts,
+  type CandidateFact,
+  type MemoryResult,
+  type MemoryUsage,
+  type RememberOutcome,
+} from '../src/memory/remember';
 import { ProviderError } from '../src/providers/provider-error';
 import type { ActivityDeps } from './deps';
 import { loadRun } from './load-run';
@@ -50,7 +57,11 @@ export function createMemoryActivities(deps: ActivityDeps) {
      * outcome commits with the writes, and a retry returns it.
      */
     async extractMemories({ runId }: { runId: string }): Promise<ExtractMemoriesResult> {
-      const done = await maybeOne<{ result: ExtractMemoriesResult }>(pool, 'select result from memory_extractions where run_id = $1', [runId]);
+      const done = await maybeOne<{ result: ExtractMemoriesResult }>(
+        pool,
+        'select result from memory_extractions where run_id = $1',
+        [runId],
+      );
       if (done) return done.result;
       const run = await loadRun(pool, runId);
       if (!run.user_id) return none('no_user');
@@ -72,16 +83,24 @@ export function createMemoryActivities(deps: ActivityDeps) {
             messages = input.messages ?? [{ role: 'user', content: input.text ?? '' }];
           } else {
             const rows = (await messagesOfRun(pool, runId)).filter(
-              (m) => (m.role === 'user' || m.role === 'assistant') && m.status === 'completed' && m.content,
+              (m) =>
+                (m.role === 'user' || m.role === 'assistant') &&
+                m.status === 'completed' &&
+                m.content,
             );
             messageIds = rows.map((m) => m.id);
             messages = rows;
           }
           if (messages.length === 0) {
-            if (input) await withTransaction(pool, (tx) => finishMemoryRun(tx, runId, none('no_messages')));
+            if (input)
+              await withTransaction(pool, (tx) => finishMemoryRun(tx, runId, none('no_messages')));
             return none('no_messages');
           }
-          const extracted = await extractFacts(memoryDeps, { messages, model: run.model }, Context.current().cancellationSignal);
+          const extracted = await extractFacts(
+            memoryDeps,
+            { messages, model: run.model },
+            Context.current().cancellationSignal,
+          );
           facts = extracted.facts;
           usage = extracted.usage;
         }
@@ -120,7 +139,10 @@ export function createMemoryActivities(deps: ActivityDeps) {
         if (!(err instanceof ModelOutputError)) throw asFailure(err);
         // The decision call answered nonsense: nothing is written, the run still ends.
         warning = err.message;
-        outcome = { results: [], usage: { prompt_tokens: 0, completion_tokens: 0, model_calls: 0 } };
+        outcome = {
+          results: [],
+          usage: { prompt_tokens: 0, completion_tokens: 0, model_calls: 0 },
+        };
         const result = summary(outcome, usage, warning);
         await withTransaction(pool, async (tx) => {
           await tx.query(
@@ -132,15 +154,22 @@ export function createMemoryActivities(deps: ActivityDeps) {
         });
       }
       const result = summary(outcome, usage, warning);
-      if (result.usage.model_calls > 0) log.debug({ runId, usage: result.usage }, 'memories extracted');
+      if (result.usage.model_calls > 0)
+        log.debug({ runId, usage: result.usage }, 'memories extracted');
       if (run.kind === 'memory' && result.usage.model_calls > 0) {
-        await addRunUsage(pool, runId, { prompt_tokens: result.usage.prompt_tokens, completion_tokens: result.usage.completion_tokens }).catch(() => undefined);
+        await addRunUsage(pool, runId, {
+          prompt_tokens: result.usage.prompt_tokens,
+          completion_tokens: result.usage.completion_tokens,
+        }).catch(() => undefined);
       }
       return result;
     },
 
     /** A `memory` run that could not finish: recorded as failed with an `error` and `done`. */
-    async failMemoryRun(input: { runId: string; error: { code: string; message: string } }): Promise<void> {
+    async failMemoryRun(input: {
+      runId: string;
+      error: { code: string; message: string };
+    }): Promise<void> {
       await withTransaction(pool, async (tx) => {
         const run = await finishRun(tx, input.runId, { status: 'failed', error: input.error });
         if (!run || run.kind !== 'memory') return;
@@ -153,16 +182,29 @@ export function createMemoryActivities(deps: ActivityDeps) {
   };
 }
 
-function summary(outcome: RememberOutcome, extraction: MemoryUsage, warning?: string): ExtractMemoriesResult {
+function summary(
+  outcome: RememberOutcome,
+  extraction: MemoryUsage,
+  warning?: string,
+): ExtractMemoriesResult {
   const usage = {
     prompt_tokens: extraction.prompt_tokens + outcome.usage.prompt_tokens,
     completion_tokens: extraction.completion_tokens + outcome.usage.completion_tokens,
     model_calls: extraction.model_calls + outcome.usage.model_calls,
   };
-  return { status: 'succeeded', results: outcome.results.slice(0, MAX_RESULTS), usage, ...(warning ? { warning } : {}) };
+  return {
+    status: 'succeeded',
+    results: outcome.results.slice(0, MAX_RESULTS),
+    usage,
+    ...(warning ? { warning } : {}),
+  };
 }
 
-async function finishMemoryRun(tx: PoolClient, runId: string, result: ExtractMemoriesResult): Promise<void> {
+async function finishMemoryRun(
+  tx: PoolClient,
+  runId: string,
+  result: ExtractMemoriesResult,
+): Promise<void> {
   const run = await finishRun(tx, runId, { status: 'succeeded' });
   if (!run) return;
   await appendRunEventsInTransaction(tx, runId, [

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { PROFILES, ROOT, progress, startBench, type Bench, type Row } from './harness';
 import { machine, table, writeReport, type Report } from './report';
+import { ingest } from './ingest';
 import { footprint } from './scenarios/footprint';
 import { health } from './scenarios/health';
 import { throughput } from './scenarios/throughput';
@@ -16,6 +17,7 @@ const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = {
   ttft,
   throughput,
   health,
+  ingest,
   footprint,
 };
 

@@ -14,7 +14,8 @@ export interface ExtractMemoriesInput {
   runId: string;
 }
 
-export type ExtractMemoriesOutcome = ExtractMemoriesResult | { status: 'failed'; error: { code: string; message: string } };
+export type ExtractMemoriesOutcome =
+  ExtractMemoriesResult | { status: 'failed'; error: { code: string; message: string } };
 
 /** The workflow id of a run's memory extraction: one per run, so it never runs twice. */
 export function memoryWorkflowId(tenantId: string, runId: string): string {
@@ -26,13 +27,18 @@ export function memoryWorkflowId(tenantId: string, runId: string): string {
  * Started by a turn once it is done (abandoned by it, so the answer never
  * waits) or by `POST /v1/memories`.
  */
-export async function extractMemoriesWorkflow(input: ExtractMemoriesInput): Promise<ExtractMemoriesOutcome> {
+export async function extractMemoriesWorkflow(
+  input: ExtractMemoriesInput,
+): Promise<ExtractMemoriesOutcome> {
   try {
     return await memory.extractMemories({ runId: input.runId });
   } catch (err) {
     const cause = err instanceof ActivityFailure ? err.cause : err;
     const error = {
-      code: cause instanceof ApplicationFailure && cause.type?.startsWith('Provider') ? 'provider_error' : 'memory_failed',
+      code:
+        cause instanceof ApplicationFailure && cause.type?.startsWith('Provider')
+          ? 'provider_error'
+          : 'memory_failed',
       message: cause instanceof Error ? cause.message : 'memory extraction failed',
     };
     await persist.failMemoryRun({ runId: input.runId, error });

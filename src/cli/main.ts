@@ -8,6 +8,9 @@ import { startApi } from '../server';
 import { startWorker } from '../worker';
 import { StackPrerequisiteError } from '../stack';
 import { runDev } from './dev';
+import { runIngest } from './ingest';
+import { runSearch } from './search';
+import { runMemories } from './memories';
 
 const USAGE = `usage: reverie <command>
 
@@ -16,6 +19,9 @@ commands:
   api       run the HTTP API (needs DATABASE_URL and TEMPORAL_ADDRESS)
   worker    run a Temporal worker (needs DATABASE_URL and TEMPORAL_ADDRESS)
   migrate   apply database migrations
+  memories  list, search or clear a user's memories (reverie memories --help)
+  ingest    upload files with a progress bar per file (reverie ingest PATH...)
+  search    search files, memories, moments and messages (reverie search QUERY)
 `;
 
 /** Entry point of the `reverie` command; resolves to the exit code. */
@@ -53,6 +59,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'migrate':
         await migrateDatabase(config, log);
         return 0;
+      case 'memories':
+        return await runMemories(argv.slice(argv.indexOf('memories') + 1), config);
+      case 'ingest':
+        return await runIngest(argv.slice(argv.indexOf('ingest') + 1), config);
+      case 'search':
+        return await runSearch(argv.slice(argv.indexOf('search') + 1), config);
       default:
         process.stdout.write(USAGE);
         return command ? 2 : 0;

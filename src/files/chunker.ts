@@ -36,7 +36,8 @@ const SENTENCE_BREAK = /(?<=[.!?])\s+|\n+/g;
 
 /**
  * Cut a parsed document into token-sized chunks along its structure: a heading
- * always starts a new chunk (and is part of it), sentences are packed up to
+ * always starts a new chunk (and is part of it), so does a PDF page break;
+ * sentences are packed up to
  * `maxTokens`, a sentence longer than that is split at whitespace, and a chunk
  * that continues a section repeats up to `overlapTokens` of the previous one.
  * Deterministic: the same document and options give the same chunks, which is
@@ -105,6 +106,9 @@ export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk
   for (const unit of units) {
     if (unit.isHeading) {
       if (hasContent()) flush(false);
+    } else if (hasContent() && unit.page !== current[current.length - 1].page) {
+      // A page break starts a new chunk, so every chunk cites one page.
+      flush(false);
     } else if (tokens + unit.tokens > maxTokens && hasContent()) {
       flush(true);
       // The overlap gives way when it would push the new sentence over the limit.

@@ -186,7 +186,8 @@ function flatten(value: unknown, prefix: string): string[] {
 function parseCsvRows(text: string): DocumentBlock[] {
   let rows: string[][];
   try {
-    rows = parseCsv(text, { relax_column_count: true, skip_empty_lines: true, bom: true }) as string[][];
+    const parsed: unknown = parseCsv(text, { relax_column_count: true, skip_empty_lines: true, bom: true });
+    rows = parsed as string[][];
   } catch (err) {
     throw new ParseError('invalid_csv', `the file is not valid CSV: ${(err as Error).message}`);
   }

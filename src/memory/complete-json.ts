@@ -73,7 +73,9 @@ export async function completeJson<S extends z.ZodType>(
     }
     const parsed = task.parse.safeParse(parseLenient(content ?? ''));
     if (!parsed.success) {
-      throw new ModelOutputError(`${target.provider} answered ${task.schemaName} with JSON of another shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+      throw new ModelOutputError(
+        `${target.provider} answered ${task.schemaName} with JSON of another shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+      );
     }
     return { value: parsed.data, usage, provider: target.provider, model: target.model };
   }

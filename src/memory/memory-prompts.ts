@@ -26,12 +26,18 @@ For each fact decide:
 - NOOP: already covered by an existing memory.
 Use only ids from "existing". Answer {"decisions": [{"fact": <index>, "event": "ADD|UPDATE|DELETE|NOOP", "id": "<id or null>", "text": "<text or null>"}]}, one decision per fact.`;
 
-export const CATEGORIES = ['personal', 'preference', 'plan', 'relationship', 'work', 'health', 'other'] as const;
+export const CATEGORIES = [
+  'personal',
+  'preference',
+  'plan',
+  'relationship',
+  'work',
+  'health',
+  'other',
+] as const;
 
 export const ExtractedFacts = z.object({
-  facts: z
-    .array(z.object({ text: z.string(), category: z.string().nullish() }))
-    .default([]),
+  facts: z.array(z.object({ text: z.string(), category: z.string().nullish() })).default([]),
 });
 export type ExtractedFacts = z.infer<typeof ExtractedFacts>;
 
@@ -42,7 +48,10 @@ export const EXTRACT_JSON_SCHEMA = {
       type: 'array',
       items: {
         type: 'object',
-        properties: { text: { type: 'string' }, category: { type: 'string', enum: [...CATEGORIES] } },
+        properties: {
+          text: { type: 'string' },
+          category: { type: 'string', enum: [...CATEGORIES] },
+        },
         required: ['text', 'category'],
         additionalProperties: false,
       },
@@ -58,7 +67,10 @@ export const Decisions = z.object({
       z.object({
         fact: z.coerce.number().int(),
         event: z.string().transform((e) => e.toUpperCase()),
-        id: z.union([z.string(), z.number()]).nullish().transform((v) => (v === null || v === undefined ? null : String(v))),
+        id: z
+          .union([z.string(), z.number()])
+          .nullish()
+          .transform((v) => (v === null || v === undefined ? null : String(v))),
         text: z.string().nullish(),
       }),
     )

@@ -67,7 +67,11 @@ const COLUMNS = `id, tenant_id, user_id, content, content_hash, category, metada
 export const DEFAULT_EF_SEARCH = 100;
 
 /** A current memory of this user, or undefined (deleted, archived, another user's or tenant's). */
-export function getMemory(db: Queryable, tenantId: string, id: string): Promise<MemoryRow | undefined> {
+export function getMemory(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+): Promise<MemoryRow | undefined> {
   return maybeOne<MemoryRow>(
     db,
     `select ${COLUMNS} from memories where tenant_id = $1 and id = $2 and valid_to is null`,
@@ -76,8 +80,16 @@ export function getMemory(db: Queryable, tenantId: string, id: string): Promise<
 }
 
 /** Any row with this id in the tenant: current, archived or deleted (for history). */
-export function getMemoryAnyVersion(db: Queryable, tenantId: string, id: string): Promise<MemoryRow | undefined> {
-  return maybeOne<MemoryRow>(db, `select ${COLUMNS} from memories where tenant_id = $1 and id = $2`, [tenantId, id]);
+export function getMemoryAnyVersion(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+): Promise<MemoryRow | undefined> {
+  return maybeOne<MemoryRow>(
+    db,
+    `select ${COLUMNS} from memories where tenant_id = $1 and id = $2`,
+    [tenantId, id],
+  );
 }
 
 /** A user's current memories, most recently changed first. */
@@ -128,12 +140,17 @@ export interface SearchOptions {
  * does not starve the result; the planner takes the per-user btree index
  * instead (exact) when the user has few memories.
  */
-export async function searchMemories(pool: pg.Pool | pg.PoolClient, options: SearchOptions): Promise<ScoredMemory[]> {
+export async function searchMemories(
+  pool: pg.Pool | pg.PoolClient,
+  options: SearchOptions,
+): Promise<ScoredMemory[]> {
   const client = 'release' in pool ? pool : await pool.connect();
   try {
     // One round trip for the transaction and its settings (simple query protocol).
     const ef = Math.max(options.limit, Math.floor(options.efSearch ?? DEFAULT_EF_SEARCH));
-    await client.query(`begin; set local hnsw.ef_search = ${ef}; set local hnsw.iterative_scan = relaxed_order`);
+    await client.query(
+      `begin; set local hnsw.ef_search = ${ef}; set local hnsw.iterative_scan = relaxed_order`,
+    );
     try {
       const rows = await many<ScoredMemory>(
         client,
@@ -148,7 +165,9 @@ export async function searchMemories(pool: pg.Pool | pg.PoolClient, options: Sea
         [options.tenantId, options.userId, toVectorLiteral(options.vector), options.limit],
       );
       await client.query('commit');
-      return options.minScore === undefined ? rows : rows.filter((r) => r.score >= options.minScore!);
+      return options.minScore === undefined
+        ? rows
+        : rows.filter((r) => r.score >= options.minScore!);
     } catch (err) {
       await client.query('rollback').catch(() => undefined);
       throw err;
@@ -174,7 +193,11 @@ export interface NewMemory {
  * Add a memory and log it. A current memory with the same normalised text
  * wins (unique index): then nothing is written and undefined is returned.
  */
-export async function addMemory(tx: Queryable, m: NewMemory, provenance: Provenance): Promise<MemoryRow | undefined> {
+export async function addMemory(
+  tx: Queryable,
+  m: NewMemory,
+  provenance: Provenance,
+): Promise<MemoryRow | undefined> {
   const row = await maybeOne<MemoryRow>(
     tx,
     `insert into memories (id, tenant_id, user_id, content, content_hash, category, metadata, embedding,
@@ -195,7 +218,8 @@ export async function addMemory(tx: Queryable, m: NewMemory, provenance: Provena
       m.sourceMessageIds ?? [],
     ],
   );
-  if (row) await logChange(tx, row, { event: 'ADD', previous: null, content: row.content }, provenance);
+  if (row)
+    await logChange(tx, row, { event: 'ADD', previous: null, content: row.content }, provenance);
   return row;
 }
 
@@ -207,7 +231,13 @@ export async function addMemory(tx: Queryable, m: NewMemory, provenance: Provena
 export async function updateMemory(
   tx: Queryable,
   target: { tenantId: string; id: string },
-  next: { content: string; hash: string; vector: number[]; metadata?: Record<string, unknown>; category?: string | null },
+  next: {
+    content: string;
+    hash: string;
+    vector: number[];
+    metadata?: Record<string, unknown>;
+    category?: string | null;
+  },
   provenance: Provenance,
 ): Promise<MemoryRow | undefined> {
   const current = await maybeOne<MemoryRow>(
@@ -216,7 +246,12 @@ export async function updateMemory(
     [target.tenantId, target.id],
   );
   if (!current) return undefined;
-  if (current.content === next.content && next.metadata === undefined && next.category === undefined) return current;
+  if (
+    current.content === next.content &&
+    next.metadata === undefined &&
+    next.category === undefined
+  )
+    return current;
   if (current.content_hash !== next.hash) {
     const clash = await findCurrentByHash(tx, current.tenant_id, current.user_id, next.hash);
     if (clash) return undefined;
@@ -247,7 +282,12 @@ export async function updateMemory(
       provenance.runId ?? null,
     ],
   );
-  await logChange(tx, updated, { event: 'UPDATE', previous: current.content, content: updated.content, archivedId }, provenance);
+  await logChange(
+    tx,
+    updated,
+    { event: 'UPDATE', previous: current.content, content: updated.content, archivedId },
+    provenance,
+  );
   return updated;
 }
 
@@ -269,19 +309,30 @@ export async function deleteMemory(
 }
 
 /** Erase every memory of a user, history included. @returns how many memories were current. */
-export async function clearUserMemories(tx: Queryable, tenantId: string, userId: string): Promise<number> {
+export async function clearUserMemories(
+  tx: Queryable,
+  tenantId: string,
+  userId: string,
+): Promise<number> {
   const current = await one<{ n: number }>(
     tx,
     'select count(*)::int as n from memories where tenant_id = $1 and user_id = $2 and valid_to is null',
     [tenantId, userId],
   );
-  await tx.query('delete from memory_changes where tenant_id = $1 and user_id = $2', [tenantId, userId]);
+  await tx.query('delete from memory_changes where tenant_id = $1 and user_id = $2', [
+    tenantId,
+    userId,
+  ]);
   await tx.query('delete from memories where tenant_id = $1 and user_id = $2', [tenantId, userId]);
   return current.n;
 }
 
 /** Every change of a memory, oldest first. */
-export function memoryHistory(db: Queryable, tenantId: string, memoryId: string): Promise<MemoryChangeRow[]> {
+export function memoryHistory(
+  db: Queryable,
+  tenantId: string,
+  memoryId: string,
+): Promise<MemoryChangeRow[]> {
   return many<MemoryChangeRow>(
     db,
     `select id, seq, memory_id, event, previous_content, content, archived_id, source, run_id, reason, created_at
@@ -291,14 +342,25 @@ export function memoryHistory(db: Queryable, tenantId: string, memoryId: string)
 }
 
 /** Serialise writers of one user's memories until the transaction ends. */
-export async function lockUserMemories(tx: Queryable, tenantId: string, userId: string): Promise<void> {
-  await tx.query('select pg_advisory_xact_lock(hashtextextended($1, 727003))', [`${tenantId}:${userId}`]);
+export async function lockUserMemories(
+  tx: Queryable,
+  tenantId: string,
+  userId: string,
+): Promise<void> {
+  await tx.query('select pg_advisory_xact_lock(hashtextextended($1, 727003))', [
+    `${tenantId}:${userId}`,
+  ]);
 }
 
 async function logChange(
   tx: Queryable,
   row: MemoryRow,
-  change: { event: MemoryEvent; previous: string | null; content: string | null; archivedId?: string },
+  change: {
+    event: MemoryEvent;
+    previous: string | null;
+    content: string | null;
+    archivedId?: string;
+  },
   provenance: Provenance,
 ): Promise<void> {
   await tx.query(

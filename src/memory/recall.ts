@@ -32,9 +32,17 @@ export async function recallMemories(
       limit: recallLimit,
       minScore: recallMinScore,
     });
-    return rows.map((r) => ({ id: r.id, content: r.content, category: r.category, score: round(r.score) }));
+    return rows.map((r) => ({
+      id: r.id,
+      content: r.content,
+      category: r.category,
+      score: round(r.score),
+    }));
   } catch (err) {
-    deps.log?.warn({ err, userId: input.userId }, 'memory recall failed; the turn goes on without memories');
+    deps.log?.warn(
+      { err, userId: input.userId },
+      'memory recall failed; the turn goes on without memories',
+    );
     return [];
   }
 }

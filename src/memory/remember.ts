@@ -94,14 +94,18 @@ export async function extractFacts(
   input: { messages: { role: string; content: string }[]; model?: string | null },
   signal?: AbortSignal,
 ): Promise<{ facts: CandidateFact[]; usage: MemoryUsage }> {
-  const messages = input.messages.filter((m) => (m.role === 'user' || m.role === 'assistant') && m.content.trim());
+  const messages = input.messages.filter(
+    (m) => (m.role === 'user' || m.role === 'assistant') && m.content.trim(),
+  );
   const usage = emptyUsage();
   if (!messages.some((m) => m.role === 'user')) return { facts: [], usage };
   const res = await completeJson(
     memoryChain(deps, input.model),
     {
       system: EXTRACT_SYSTEM,
-      user: { messages: messages.map((m) => ({ role: m.role, content: m.content.slice(0, 8000) })) },
+      user: {
+        messages: messages.map((m) => ({ role: m.role, content: m.content.slice(0, 8000) })),
+      },
       schemaName: 'memory_facts',
       jsonSchema: EXTRACT_JSON_SCHEMA,
       parse: ExtractedFacts,
@@ -150,7 +154,10 @@ export async function rememberFacts(
   const { tenantId, userId } = input;
   const usage = emptyUsage();
   const { dedupeThreshold, relatedMinScore } = deps.config.memory;
-  const outcome = (): RememberOutcome => ({ results: candidates.map((c) => c.result).filter((r) => r !== undefined), usage });
+  const outcome = (): RememberOutcome => ({
+    results: candidates.map((c) => c.result).filter((r) => r !== undefined),
+    usage,
+  });
 
   // 1. Normalised-text hash: duplicates within the batch and of existing memories.
   const seen = new Set<string>();
@@ -160,7 +167,13 @@ export async function rememberFacts(
     const hash = factHash(text);
     if (!normaliseFact(text) || seen.has(hash)) continue;
     seen.add(hash);
-    candidates.push({ index: candidates.length, text, hash, category: fact.category ?? null, related: [] });
+    candidates.push({
+      index: candidates.length,
+      text,
+      hash,
+      category: fact.category ?? null,
+      related: [],
+    });
   }
   for (const c of candidates) {
     const same = await findCurrentByHash(deps.pool, tenantId, userId, c.hash);
@@ -174,13 +187,24 @@ export async function rememberFacts(
     open.forEach((c, i) => (c.vector = vectors[i]));
   }
   for (const c of open) {
-    const similar = await searchMemories(deps.pool, { tenantId, userId, vector: c.vector!, limit: RELATED_PER_FACT });
+    const similar = await searchMemories(deps.pool, {
+      tenantId,
+      userId,
+      vector: c.vector!,
+      limit: RELATED_PER_FACT,
+    });
     const top = similar[0];
     if (top && top.score >= dedupeThreshold) {
       c.result = { id: top.id, memory: top.content, event: 'NOOP', reason: 'similar' };
       continue;
     }
-    const twin = open.find((o) => o !== c && o.index < c.index && !o.result && cosine(o.vector!, c.vector!) >= dedupeThreshold);
+    const twin = open.find(
+      (o) =>
+        o !== c &&
+        o.index < c.index &&
+        !o.result &&
+        cosine(o.vector!, c.vector!) >= dedupeThreshold,
+    );
     if (twin) {
       c.result = { id: null, memory: c.text, event: 'NOOP', reason: 'similar' };
       continue;
@@ -206,7 +230,10 @@ export async function rememberFacts(
       memoryChain(deps, input.model),
       {
         system: CONSOLIDATE_SYSTEM,
-        user: { existing, facts: undecided.map((c) => ({ index: c.index, text: c.text })) } satisfies ConsolidateInput,
+        user: {
+          existing,
+          facts: undecided.map((c) => ({ index: c.index, text: c.text })),
+        } satisfies ConsolidateInput,
         schemaName: 'memory_decisions',
         jsonSchema: DECISIONS_JSON_SCHEMA,
         parse: Decisions,
@@ -241,21 +268,58 @@ export async function rememberFacts(
       if (action.event === 'ADD') {
         const row = await addMemory(
           tx,
-          { tenantId, userId, content: c.text, hash: c.hash, vector: c.vector!, category: c.category, sourceRunId: input.runId, sourceMessageIds: input.messageIds },
+          {
+            tenantId,
+            userId,
+            content: c.text,
+            hash: c.hash,
+            vector: c.vector!,
+            category: c.category,
+            sourceRunId: input.runId,
+            sourceMessageIds: input.messageIds,
+          },
           { ...provenance, reason: 'new fact' },
         );
         const existing = row ?? (await findCurrentByHash(tx, tenantId, userId, c.hash));
         c.result = row
-          ? { id: row.id, memory: row.content, event: 'ADD', reason: c.related.length ? 'model' : 'no_related' }
-          : { id: existing?.id ?? null, memory: existing?.content ?? c.text, event: 'NOOP', reason: 'duplicate' };
+          ? {
+              id: row.id,
+              memory: row.content,
+              event: 'ADD',
+              reason: c.related.length ? 'model' : 'no_related',
+            }
+          : {
+              id: existing?.id ?? null,
+              memory: existing?.content ?? c.text,
+              event: 'NOOP',
+              reason: 'duplicate',
+            };
         continue;
       }
       const { target } = action;
       if (touched.has(target.id)) {
         // Two facts of one run changing the same memory: the first wins, the second is added.
         c.action = { event: 'ADD' };
-        const row = await addMemory(tx, { tenantId, userId, content: c.text, hash: c.hash, vector: c.vector!, category: c.category, sourceRunId: input.runId, sourceMessageIds: input.messageIds }, { ...provenance, reason: 'new fact' });
-        c.result = { id: row?.id ?? null, memory: c.text, event: row ? 'ADD' : 'NOOP', reason: row ? 'model' : 'duplicate' };
+        const row = await addMemory(
+          tx,
+          {
+            tenantId,
+            userId,
+            content: c.text,
+            hash: c.hash,
+            vector: c.vector!,
+            category: c.category,
+            sourceRunId: input.runId,
+            sourceMessageIds: input.messageIds,
+          },
+          { ...provenance, reason: 'new fact' },
+        );
+        c.result = {
+          id: row?.id ?? null,
+          memory: c.text,
+          event: row ? 'ADD' : 'NOOP',
+          reason: row ? 'model' : 'duplicate',
+        };
         continue;
       }
       touched.add(target.id);
@@ -265,7 +329,11 @@ export async function rememberFacts(
           c.result = { id: target.id, memory: target.content, event: 'NOOP', reason: 'similar' };
           continue;
         }
-        const deleted = await deleteMemory(tx, { tenantId, id: target.id }, { ...provenance, reason: c.text });
+        const deleted = await deleteMemory(
+          tx,
+          { tenantId, id: target.id },
+          { ...provenance, reason: c.text },
+        );
         c.result = deleted
           ? { id: target.id, memory: target.content, event: 'DELETE', reason: 'model' }
           : { id: target.id, memory: target.content, event: 'NOOP', reason: 'gone' };
@@ -274,9 +342,20 @@ export async function rememberFacts(
       const text = action.text ?? c.text;
       const hash = factHash(text);
       const vector = text === c.text ? c.vector! : (await deps.embedder.embed([text]))[0];
-      const updated = await updateMemory(tx, { tenantId, id: target.id }, { content: text, hash, vector }, { ...provenance, reason: c.text });
+      const updated = await updateMemory(
+        tx,
+        { tenantId, id: target.id },
+        { content: text, hash, vector },
+        { ...provenance, reason: c.text },
+      );
       c.result = updated
-        ? { id: updated.id, memory: updated.content, event: 'UPDATE', previous_memory: target.content, reason: 'model' }
+        ? {
+            id: updated.id,
+            memory: updated.content,
+            event: 'UPDATE',
+            previous_memory: target.content,
+            reason: 'model',
+          }
         : { id: target.id, memory: target.content, event: 'NOOP', reason: 'duplicate' };
     }
     await input.finalize?.(tx, outcome());
@@ -295,7 +374,10 @@ export function cosine(a: number[], b: number[]): number {
   return s;
 }
 
-function addUsage(total: MemoryUsage, usage: { prompt_tokens: number; completion_tokens: number }): void {
+function addUsage(
+  total: MemoryUsage,
+  usage: { prompt_tokens: number; completion_tokens: number },
+): void {
   total.prompt_tokens += usage.prompt_tokens;
   total.completion_tokens += usage.completion_tokens;
   total.model_calls += 1;

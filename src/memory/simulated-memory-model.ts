@@ -19,8 +19,33 @@ export function simulateMemoryCall(system: string, user: string): object | undef
 }
 
 const FACT_START = /^(?:i|i'm|i am|i've|my|remember that)\b/i;
-const RETRACTION = /\b(?:no longer|not anymore|any ?more|don't|do not|doesn't|never|stopped|quit)\b/i;
-const STOP_WORDS = new Set(['i', 'my', 'me', 'a', 'an', 'the', 'in', 'on', 'at', 'to', 'of', 'is', 'am', 'are', 'and', 'now', 'no', 'longer', 'not', 'anymore', 'do', "don't", 'that']);
+const RETRACTION =
+  /\b(?:no longer|not anymore|any ?more|don't|do not|doesn't|never|stopped|quit)\b/i;
+const STOP_WORDS = new Set([
+  'i',
+  'my',
+  'me',
+  'a',
+  'an',
+  'the',
+  'in',
+  'on',
+  'at',
+  'to',
+  'of',
+  'is',
+  'am',
+  'are',
+  'and',
+  'now',
+  'no',
+  'longer',
+  'not',
+  'anymore',
+  'do',
+  "don't",
+  'that',
+]);
 
 function extractFacts(user: string): { text: string; category: string }[] {
   let messages: { role?: string; content?: unknown }[] = [];
@@ -34,9 +59,13 @@ function extractFacts(user: string): { text: string; category: string }[] {
     if (m.role !== 'user' || typeof m.content !== 'string') continue;
     for (const raw of m.content.split(/(?<=[.!?])\s+|\n+/)) {
       const sentence = raw.trim().replace(/[.!?]+$/, '');
-      if (!FACT_START.test(sentence) || sentence.endsWith('?') || sentence.split(/\s+/).length < 3) continue;
+      if (!FACT_START.test(sentence) || sentence.endsWith('?') || sentence.split(/\s+/).length < 3)
+        continue;
       const text = sentence.replace(/^remember that\s+/i, '');
-      facts.push({ text: text.charAt(0).toUpperCase() + text.slice(1), category: categorise(text) });
+      facts.push({
+        text: text.charAt(0).toUpperCase() + text.slice(1),
+        category: categorise(text),
+      });
     }
   }
   return facts;
@@ -45,12 +74,15 @@ function extractFacts(user: string): { text: string; category: string }[] {
 function categorise(text: string): string {
   if (/\b(?:like|love|prefer|hate|enjoy|favou?rite)\b/i.test(text)) return 'preference';
   if (/\b(?:work|job|colleague|office|company)\b/i.test(text)) return 'work';
-  if (/\b(?:wife|husband|son|daughter|friend|mother|father|partner)\b/i.test(text)) return 'relationship';
+  if (/\b(?:wife|husband|son|daughter|friend|mother|father|partner)\b/i.test(text))
+    return 'relationship';
   if (/\b(?:will|plan|going to|next)\b/i.test(text)) return 'plan';
   return 'personal';
 }
 
-function decide(user: string): { fact: number; event: string; id: string | null; text: string | null }[] {
+function decide(
+  user: string,
+): { fact: number; event: string; id: string | null; text: string | null }[] {
   const input = JSON.parse(user) as ConsolidateInput;
   return input.facts.map((fact) => {
     const words = contentWords(fact.text);
@@ -62,13 +94,16 @@ function decide(user: string): { fact: number; event: string; id: string | null;
       if (overlap >= 0.5 && (!best || overlap > best.overlap)) best = { id: memory.id, overlap };
     }
     if (!best) return { fact: fact.index, event: 'ADD', id: null, text: fact.text };
-    if (RETRACTION.test(fact.text)) return { fact: fact.index, event: 'DELETE', id: best.id, text: null };
+    if (RETRACTION.test(fact.text))
+      return { fact: fact.index, event: 'DELETE', id: best.id, text: null };
     return { fact: fact.index, event: 'UPDATE', id: best.id, text: fact.text };
   });
 }
 
 function contentWords(text: string): Set<string> {
   return new Set(
-    (text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? []).filter((w) => !STOP_WORDS.has(w)).map((w) => w.replace(/s$/, '')),
+    (text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [])
+      .filter((w) => !STOP_WORDS.has(w))
+      .map((w) => w.replace(/s$/, '')),
   );
 }

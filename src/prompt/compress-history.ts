@@ -86,7 +86,10 @@ export function shortenText(text: string, id: string, maxChars: number): string 
  * `budgetTokens`. Tool calls whose results never arrived (an interrupted
  * turn) are dropped, because providers reject them.
  */
-export function compressHistory(history: MessageRow[], options: CompressionOptions): CompressedHistory {
+export function compressHistory(
+  history: MessageRow[],
+  options: CompressionOptions,
+): CompressedHistory {
   const entries = toEntries(history, options);
   const n = entries.length;
   const recentFrom = Math.max(0, n - options.recentMessages);
@@ -109,7 +112,12 @@ export function compressHistory(history: MessageRow[], options: CompressionOptio
   let kept = entries;
   let omitted = 0;
   const noteTokens = (count: number) =>
-    count > 0 ? countMessageTokens({ role: 'system', content: omissionNote(options.sessionId, count) }, options.model) : 0;
+    count > 0
+      ? countMessageTokens(
+          { role: 'system', content: omissionNote(options.sessionId, count) },
+          options.model,
+        )
+      : 0;
   const total = () => kept.reduce((s, e) => s + e.tokens, 0) + noteTokens(omitted);
 
   // Over budget: older messages to a line each, then recent ones to the old
@@ -135,7 +143,8 @@ export function compressHistory(history: MessageRow[], options: CompressionOptio
   }
 
   const messages: ChatMessage[] = [];
-  if (omitted > 0) messages.push({ role: 'system', content: omissionNote(options.sessionId, omitted) });
+  if (omitted > 0)
+    messages.push({ role: 'system', content: omissionNote(options.sessionId, omitted) });
   messages.push(...kept.map((e) => e.message));
   const tokens = total();
   return {
@@ -188,7 +197,8 @@ function toEntries(history: MessageRow[], options: CompressionOptions): Entry[] 
       case 'assistant': {
         const calls = (m.tool_calls ?? []).filter((c) => answered.has(c.id));
         calls.forEach((c) => requested.add(c.id));
-        if (calls.length > 0) push(m, { role: 'assistant', content: m.content || null, tool_calls: calls });
+        if (calls.length > 0)
+          push(m, { role: 'assistant', content: m.content || null, tool_calls: calls });
         else if (m.content) push(m, { role: 'assistant', content: m.content });
         break;
       }

@@ -12,11 +12,14 @@ const counters = new Map<string, Counter>();
 function counterFor(encoding: 'o200k_base' | 'cl100k_base'): Counter {
   let counter = counters.get(encoding);
   if (!counter) {
-    // Loaded on first use: each vocabulary costs a few MB and ~100 ms.
+    // Loaded on first use, synchronously: a vocabulary takes 0.2-0.5 s to load,
+    // which processes that never count tokens (the API's other routes) should not pay.
     const mod =
       encoding === 'cl100k_base'
-        ? (require('gpt-tokenizer/encoding/cl100k_base') as { countTokens: Counter })
-        : (require('gpt-tokenizer/encoding/o200k_base') as { countTokens: Counter });
+        ? // eslint-disable-next-line @typescript-eslint/no-require-imports
+          (require('gpt-tokenizer/encoding/cl100k_base') as { countTokens: Counter })
+        : // eslint-disable-next-line @typescript-eslint/no-require-imports
+          (require('gpt-tokenizer/encoding/o200k_base') as { countTokens: Counter });
     counter = (text: string) => mod.countTokens(text);
     counters.set(encoding, counter);
   }
@@ -24,7 +27,9 @@ function counterFor(encoding: 'o200k_base' | 'cl100k_base'): Counter {
 }
 
 function encodingOf(model: string): 'o200k_base' | 'cl100k_base' {
-  return /^(?:gpt-4(?!o|\.1|\.5)|gpt-3\.5|text-embedding-3|text-embedding-ada)/i.test(model) ? 'cl100k_base' : 'o200k_base';
+  return /^(?:gpt-4(?!o|\.1|\.5)|gpt-3\.5|text-embedding-3|text-embedding-ada)/i.test(model)
+    ? 'cl100k_base'
+    : 'o200k_base';
 }
 
 /** Tokens of one text as `model` counts them. */
@@ -47,9 +52,13 @@ export function countMessageTokens(message: ChatMessage, model: string): number 
       if (part.type === 'text' && part.text) n += countTextTokens(part.text, model);
     }
   }
-  const calls = (message as { tool_calls?: { function?: { name?: string; arguments?: string } }[] }).tool_calls;
+  const calls = (message as { tool_calls?: { function?: { name?: string; arguments?: string } }[] })
+    .tool_calls;
   for (const call of calls ?? []) {
-    n += PER_MESSAGE + countTextTokens(call.function?.name ?? '', model) + countTextTokens(call.function?.arguments ?? '', model);
+    n +=
+      PER_MESSAGE +
+      countTextTokens(call.function?.name ?? '', model) +
+      countTextTokens(call.function?.arguments ?? '', model);
   }
   return n;
 }

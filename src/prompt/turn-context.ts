@@ -7,7 +7,13 @@ import type { Logger } from '../logger';
 import { recallMemories, type RecalledMemory } from '../memory/recall';
 import type { ChatMessage, ChatTool } from '../providers/stream-chat';
 import { compressHistory, type HistoryEntryInfo } from './compress-history';
-import { countMessageTokens, countTextTokens, countToolTokens, promptBudget, REPLY_PRIMING } from './token-count';
+import {
+  countMessageTokens,
+  countTextTokens,
+  countToolTokens,
+  promptBudget,
+  REPLY_PRIMING,
+} from './token-count';
 
 /**
  * Everything a model step sees, built in one place: the model activity sends
@@ -48,7 +54,13 @@ export interface TurnContext {
     system: { text: string; tokens: number };
     memories: { items: RecalledMemory[]; text: string; tokens: number; query: string | null };
     profile: { mode: 'none' | 'hint' | 'injected'; text: string; tokens: number };
-    history: { messages: number; omitted: number; truncated: number; tokens: number; entries: HistoryEntryInfo[] };
+    history: {
+      messages: number;
+      omitted: number;
+      truncated: number;
+      tokens: number;
+      entries: HistoryEntryInfo[];
+    };
     tools: { count: number; tokens: number };
   };
 }
@@ -56,7 +68,10 @@ export interface TurnContext {
 const PENDING_RUN = 'pending';
 
 /** Build the prompt of the next model step of a session. */
-export async function buildTurnContext(deps: TurnContextDeps, req: TurnContextRequest): Promise<TurnContext> {
+export async function buildTurnContext(
+  deps: TurnContextDeps,
+  req: TurnContextRequest,
+): Promise<TurnContext> {
   const { config } = deps;
   let history = await loadSessionHistory(deps.pool, req.sessionId);
   let currentRunId = req.currentRunId;
@@ -66,9 +81,14 @@ export async function buildTurnContext(deps: TurnContextDeps, req: TurnContextRe
   }
 
   const query = lastUserText(history);
-  const memories = req.userId && query ? await recallMemories(deps, { tenantId: req.tenantId, userId: req.userId, query }) : [];
+  const memories =
+    req.userId && query
+      ? await recallMemories(deps, { tenantId: req.tenantId, userId: req.userId, query })
+      : [];
   const memoriesText = formatMemories(memories);
-  const profile = req.userId ? await profileBlock(deps, req.tenantId, req.userId) : { mode: 'none' as const, text: '' };
+  const profile = req.userId
+    ? await profileBlock(deps, req.tenantId, req.userId)
+    : { mode: 'none' as const, text: '' };
 
   // The base prompt and the session id first: they are stable across turns (provider prompt caches).
   const base = [config.systemPrompt, `Session: ${req.sessionId}`, ...req.turnSystem].join('\n\n');
@@ -96,7 +116,12 @@ export async function buildTurnContext(deps: TurnContextDeps, req: TurnContextRe
     over_budget: total > budget,
     parts: {
       system: { text: base, tokens: countTextTokens(base, req.model) },
-      memories: { items: memories, text: memoriesText, tokens: countTextTokens(memoriesText, req.model), query: query ?? null },
+      memories: {
+        items: memories,
+        text: memoriesText,
+        tokens: countTextTokens(memoriesText, req.model),
+        query: query ?? null,
+      },
       profile: { ...profile, tokens: countTextTokens(profile.text, req.model) },
       history: {
         messages: compressed.entries.length,
@@ -114,7 +139,10 @@ export async function buildTurnContext(deps: TurnContextDeps, req: TurnContextRe
 export function formatMemories(memories: RecalledMemory[]): string {
   if (memories.length === 0) return '';
   const lines = memories.map((m) => `- ${m.content} (${m.id})`);
-  return ['Memories about this user (most relevant first; lookup <id> for a memory\'s history):', ...lines].join('\n');
+  return [
+    "Memories about this user (most relevant first; lookup <id> for a memory's history):",
+    ...lines,
+  ].join('\n');
 }
 
 async function profileBlock(
@@ -130,13 +158,20 @@ async function profileBlock(
   const hasProfile = row !== undefined && Object.keys(row.profile).length > 0;
   if (!hasProfile) return { mode: 'none', text: `User: ${userId}` };
   if (deps.config.prompt.autoInjectUserContext) {
-    return { mode: 'injected', text: `User: ${userId}\nUser profile: ${JSON.stringify(row.profile)}` };
+    return {
+      mode: 'injected',
+      text: `User: ${userId}\nUser profile: ${JSON.stringify(row.profile)}`,
+    };
   }
-  return { mode: 'hint', text: `User: ${userId}. To load the user's profile: lookup user:${userId}` };
+  return {
+    mode: 'hint',
+    text: `User: ${userId}. To load the user's profile: lookup user:${userId}`,
+  };
 }
 
 function lastUserText(history: MessageRow[]): string | undefined {
-  for (let i = history.length - 1; i >= 0; i--) if (history[i].role === 'user') return history[i].content;
+  for (let i = history.length - 1; i >= 0; i--)
+    if (history[i].role === 'user') return history[i].content;
   return undefined;
 }
 

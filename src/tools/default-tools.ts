@@ -10,5 +10,7 @@ import { ToolRegistry } from './tool-registry';
  * same tool definitions the model is sent.
  */
 export function createDefaultTools(pool: Pool, embedder: Embedder): ToolRegistry {
-  return new ToolRegistry().register(createLookupTool(pool)).register(createSearchTool(pool, embedder));
+  return new ToolRegistry()
+    .register(createLookupTool(pool))
+    .register(createSearchTool(pool, embedder));
 }

@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
 
 /** Credentials s3rver checks signatures against. */
@@ -21,7 +20,7 @@ export async function startS3Server(directory: string): Promise<S3TestServer> {
     directory,
     configureBuckets: [{ name: S3_TEST_BUCKET, configs: [] }],
   });
-  const address = (await server.run()) as AddressInfo;
+  const address = await server.run();
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
     async close() {

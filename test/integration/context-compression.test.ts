@@ -40,24 +40,45 @@ describe('context and history compression', () => {
   });
   beforeEach(() => fake.reset());
 
-  async function sessionWith(messages: { role: 'user' | 'assistant'; content: string }[], userId: string | null = null) {
+  async function sessionWith(
+    messages: { role: 'user' | 'assistant'; content: string }[],
+    userId: string | null = null,
+  ) {
     const id = randomUUID();
-    await platform.pool.query('insert into sessions (id, tenant_id, user_id) values ($1, $2, $3)', [id, DEFAULT_TENANT_ID, userId]);
+    await platform.pool.query('insert into sessions (id, tenant_id, user_id) values ($1, $2, $3)', [
+      id,
+      DEFAULT_TENANT_ID,
+      userId,
+    ]);
     const rows = [];
     for (const m of messages) {
-      rows.push(await insertMessage(platform.pool, { id: randomUUID(), tenantId: DEFAULT_TENANT_ID, sessionId: id, runId: null, role: m.role, content: m.content, idemKey: null }));
+      rows.push(
+        await insertMessage(platform.pool, {
+          id: randomUUID(),
+          tenantId: DEFAULT_TENANT_ID,
+          sessionId: id,
+          runId: null,
+          role: m.role,
+          content: m.content,
+          idemKey: null,
+        }),
+      );
     }
     return { id, rows };
   }
 
-  const paragraph = (topic: string, n = 120) => Array.from({ length: n }, (_, i) => `${topic}${i}`).join(' ');
+  const paragraph = (topic: string, n = 120) =>
+    Array.from({ length: n }, (_, i) => `${topic}${i}`).join(' ');
 
   it('shortens old long messages with a lookup hint; the lookup tool returns the full text', async () => {
     const long = paragraph('alpha');
     const { id: sessionId, rows } = await sessionWith([
       { role: 'user', content: long },
       { role: 'assistant', content: paragraph('beta') },
-      ...Array.from({ length: 10 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `short ${i}` })),
+      ...Array.from({ length: 10 }, (_, i) => ({
+        role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant',
+        content: `short ${i}`,
+      })),
     ]);
     const context = await api().get(`/v1/sessions/${sessionId}/context`).set(auth()).expect(200);
     const history = context.body.messages.slice(1) as ChatMessage[];
@@ -66,19 +87,37 @@ describe('context and history compression', () => {
     expect(context.body.parts.history).toMatchObject({ messages: 12, omitted: 0, truncated: 2 });
 
     // Round trip: the model calls lookup with the hinted id and gets the whole message back.
-    fake.enqueue({ kind: 'toolCalls', calls: [{ name: 'lookup', arguments: { id: rows[0].id } }] }, { kind: 'text', text: 'read it' });
-    const turn = await api().post(`/v1/sessions/${sessionId}/messages`).set(auth()).send({ content: 'what did I say first?', model: 'fake-model' }).expect(202);
-    const run = await api().get(`/v1/runs/${turn.body.run.id}/wait?timeout=60`).set(auth()).expect(200);
+    fake.enqueue(
+      { kind: 'toolCalls', calls: [{ name: 'lookup', arguments: { id: rows[0].id } }] },
+      { kind: 'text', text: 'read it' },
+    );
+    const turn = await api()
+      .post(`/v1/sessions/${sessionId}/messages`)
+      .set(auth())
+      .send({ content: 'what did I say first?', model: 'fake-model' })
+      .expect(202);
+    const run = await api()
+      .get(`/v1/runs/${turn.body.run.id}/wait?timeout=60`)
+      .set(auth())
+      .expect(200);
     expect(run.body.status).toBe('succeeded');
-    const [, second] = fake.chatRequests().map((r) => (r.body as { messages: ChatMessage[] }).messages);
+    const [, second] = fake
+      .chatRequests()
+      .map((r) => (r.body as { messages: ChatMessage[] }).messages);
     const toolMessage = second.find((m) => m.role === 'tool')!;
-    expect(JSON.parse(toolMessage.content as string)).toMatchObject({ type: 'message', id: rows[0].id, content: long });
+    expect(JSON.parse(toolMessage.content as string)).toMatchObject({
+      type: 'message',
+      id: rows[0].id,
+      content: long,
+    });
 
     // And directly, scoped to the tenant.
     const tool = createLookupTool(platform.pool);
     const ctx = { tenantId: DEFAULT_TENANT_ID, sessionId, runId: randomUUID(), userId: null };
     expect(await tool.execute({ id: rows[0].id }, ctx)).toMatchObject({ content: long });
-    expect(await tool.execute({ id: rows[0].id }, { ...ctx, tenantId: randomUUID() })).toMatchObject({ type: 'not_found' });
+    expect(
+      await tool.execute({ id: rows[0].id }, { ...ctx, tenantId: randomUUID() }),
+    ).toMatchObject({ type: 'not_found' });
   });
 
   it('keeps a 500-message session within the token budget, and the provider gets exactly the previewed context', async () => {
@@ -87,17 +126,28 @@ describe('context and history compression', () => {
       content: `${i % 2 ? 'answer' : 'question'} ${i}: ${paragraph(`t${i}_`, i % 2 ? 150 : 30)}`,
     }));
     const { id: sessionId } = await sessionWith(messages);
-    const preview = await api().get(`/v1/sessions/${sessionId}/context`).query({ message: 'and now?', model: 'fake-model' }).set(auth()).expect(200);
+    const preview = await api()
+      .get(`/v1/sessions/${sessionId}/context`)
+      .query({ message: 'and now?', model: 'fake-model' })
+      .set(auth())
+      .expect(200);
     expect(preview.body.budget_tokens).toBe(BUDGET);
     expect(preview.body.total_tokens).toBeLessThanOrEqual(BUDGET);
     expect(preview.body.over_budget).toBe(false);
     expect(preview.body.parts.history.omitted).toBeGreaterThan(0);
 
     fake.enqueue({ kind: 'text', text: 'fine' });
-    const turn = await api().post(`/v1/sessions/${sessionId}/messages`).set(auth()).send({ content: 'and now?', model: 'fake-model' }).expect(202);
+    const turn = await api()
+      .post(`/v1/sessions/${sessionId}/messages`)
+      .set(auth())
+      .send({ content: 'and now?', model: 'fake-model' })
+      .expect(202);
     await api().get(`/v1/runs/${turn.body.run.id}/wait?timeout=60`).set(auth()).expect(200);
     const sent = fake.chatRequests()[0].body as { messages: ChatMessage[]; tools: ChatTool[] };
-    const tokens = sent.messages.reduce((n, m) => n + countMessageTokens(m, 'fake-model'), 0) + countToolTokens(sent.tools, 'fake-model') + REPLY_PRIMING;
+    const tokens =
+      sent.messages.reduce((n, m) => n + countMessageTokens(m, 'fake-model'), 0) +
+      countToolTokens(sent.tools, 'fake-model') +
+      REPLY_PRIMING;
     expect(tokens).toBeLessThanOrEqual(BUDGET);
     // Exactly the preview.
     expect(sent.messages).toEqual(preview.body.messages);
@@ -106,13 +156,29 @@ describe('context and history compression', () => {
 
   it('recalls memories and offers the profile as a lookup hint, or injects it when configured', async () => {
     const user = `u-${randomUUID()}`;
-    await api().post('/v1/memories?wait=true').set(auth()).send({ user_id: user, text: 'I play the cello in an amateur orchestra' }).expect(200);
-    await platform.pool.query('insert into user_profiles (tenant_id, user_id, profile) values ($1, $2, $3)', [DEFAULT_TENANT_ID, user, JSON.stringify({ interests: ['music'] })]);
+    await api()
+      .post('/v1/memories?wait=true')
+      .set(auth())
+      .send({ user_id: user, text: 'I play the cello in an amateur orchestra' })
+      .expect(200);
+    await platform.pool.query(
+      'insert into user_profiles (tenant_id, user_id, profile) values ($1, $2, $3)',
+      [DEFAULT_TENANT_ID, user, JSON.stringify({ interests: ['music'] })],
+    );
     const { id: sessionId } = await sessionWith([], user);
 
-    const context = await api().get(`/v1/sessions/${sessionId}/context`).query({ message: 'recommend a cello concerto' }).set(auth()).expect(200);
-    expect(context.body.parts.profile).toMatchObject({ mode: 'hint', text: `User: ${user}. To load the user's profile: lookup user:${user}` });
-    expect(context.body.parts.memories.items.map((m: { content: string }) => m.content)).toEqual(['I play the cello in an amateur orchestra']);
+    const context = await api()
+      .get(`/v1/sessions/${sessionId}/context`)
+      .query({ message: 'recommend a cello concerto' })
+      .set(auth())
+      .expect(200);
+    expect(context.body.parts.profile).toMatchObject({
+      mode: 'hint',
+      text: `User: ${user}. To load the user's profile: lookup user:${user}`,
+    });
+    expect(context.body.parts.memories.items.map((m: { content: string }) => m.content)).toEqual([
+      'I play the cello in an amateur orchestra',
+    ]);
     expect(context.body.parts.memories.tokens).toBeGreaterThan(0);
     const system = context.body.messages[0].content as string;
     expect(system).toContain(`lookup user:${user}`);
@@ -120,21 +186,46 @@ describe('context and history compression', () => {
 
     const tool = createLookupTool(platform.pool);
     const ctx = { tenantId: DEFAULT_TENANT_ID, sessionId, runId: randomUUID(), userId: user };
-    expect(await tool.execute({ id: `user:${user}` }, ctx)).toMatchObject({ type: 'user_profile', profile: { interests: ['music'] } });
-    expect(await tool.execute({ id: `user:${user}` }, { ...ctx, userId: 'someone-else' })).toMatchObject({ type: 'not_found' });
+    expect(await tool.execute({ id: `user:${user}` }, ctx)).toMatchObject({
+      type: 'user_profile',
+      profile: { interests: ['music'] },
+    });
+    expect(
+      await tool.execute({ id: `user:${user}` }, { ...ctx, userId: 'someone-else' }),
+    ).toMatchObject({ type: 'not_found' });
     const memoryId = context.body.parts.memories.items[0].id as string;
-    expect(await tool.execute({ id: memoryId }, ctx)).toMatchObject({ type: 'memory', current: true, history: [{ event: 'ADD' }] });
-    expect(await tool.execute({ id: memoryId }, { ...ctx, userId: 'someone-else' })).toMatchObject({ type: 'not_found' });
+    expect(await tool.execute({ id: memoryId }, ctx)).toMatchObject({
+      type: 'memory',
+      current: true,
+      history: [{ event: 'ADD' }],
+    });
+    expect(await tool.execute({ id: memoryId }, { ...ctx, userId: 'someone-else' })).toMatchObject({
+      type: 'not_found',
+    });
 
     const injected = await buildTurnContext(
-      { pool: platform.pool, config: { ...platform.config, prompt: { ...platform.config.prompt, autoInjectUserContext: true } }, embedder: new LocalEmbedder(platform.config.embeddingDim) },
-      { tenantId: DEFAULT_TENANT_ID, sessionId, userId: user, model: 'fake-model', turnSystem: [], pendingUserMessage: 'hi' },
+      {
+        pool: platform.pool,
+        config: {
+          ...platform.config,
+          prompt: { ...platform.config.prompt, autoInjectUserContext: true },
+        },
+        embedder: new LocalEmbedder(platform.config.embeddingDim),
+      },
+      {
+        tenantId: DEFAULT_TENANT_ID,
+        sessionId,
+        userId: user,
+        model: 'fake-model',
+        turnSystem: [],
+        pendingUserMessage: 'hi',
+      },
     );
     expect(injected.parts.profile.mode).toBe('injected');
     expect(injected.messages[0].content).toContain('User profile: {"interests":["music"]}');
   });
 
-  it('404s the context of another tenant\'s session', async () => {
+  it("404s the context of another tenant's session", async () => {
     await api().get(`/v1/sessions/${randomUUID()}/context`).set(auth()).expect(404);
     await api().get('/v1/sessions/nope/context').set(auth()).expect(400);
   });

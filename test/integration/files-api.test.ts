@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { createApiKey } from '../../src/db/api-keys';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { startPlatform, type Platform } from '../helpers/platform';
 import { s3TestEnv } from '../helpers/s3-server';
@@ -212,7 +213,11 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
       }
       await api().delete(`/v1/files/${id}`).set(auth()).expect(200, { id, object: 'file', deleted: true });
       await api().get(`/v1/files/${id}`).set(auth()).expect(404);
-      const run = await api().get(`/v1/runs/${runId}/wait?timeout=30`).set(auth()).expect(200);
+      const run = await api().get(`/v1/runs/${runId}/wait?timeout=30`).set(auth());
+      if (run.status !== 200) {
+        const log = await platform.pool.query('select seq, type, data from run_events where run_id = $1 order by seq', [runId]);
+        throw new Error(`run did not finish: ${JSON.stringify(run.body)} ${JSON.stringify(log.rows.slice(-5))}`);
+      }
       expect(run.body.status).toBe('cancelled');
       expect(await storedChunks(id)).toBe(0);
       await new Promise((r) => setTimeout(r, 300));
@@ -230,12 +235,38 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
       await api().get(`/v1/files/${file.id}/content`).set(auth()).expect(404);
     });
 
+    it('lets a chat turn answer from an uploaded file through the search tool', async () => {
+      const res = await uploadMultipart('aquarium.md', TEXT_FILES['guide.md'].body, 'text/markdown').expect(201);
+      await settled(res.body.id);
+      fake.enqueue(
+        { kind: 'toolCalls', calls: [{ name: 'search', arguments: { query: `what is a ${WORDS.md}?`, types: ['chunks'] } }] },
+        { kind: 'text', text: 'A small tropical fish used in research (aquarium.md).' },
+      );
+      const session = await api().post('/v1/sessions').set(auth()).send({}).expect(201);
+      const turn = await api()
+        .post(`/v1/sessions/${session.body.id}/messages`)
+        .set(auth())
+        .send({ content: `What is a ${WORDS.md}?`, model: 'fake-model' })
+        .expect(202);
+      const run = await api().get(`/v1/runs/${turn.body.run.id}/wait?timeout=60`).set(auth()).expect(200);
+      expect(run.body.status).toBe('succeeded');
+      const calls = fake.chatRequests();
+      expect(calls).toHaveLength(2);
+      const offered = (calls[0].body as { tools: { function: { name: string } }[] }).tools.map((t) => t.function.name);
+      expect(offered).toContain('search');
+      const messages = (calls[1].body as { messages: { role: string; content: string }[] }).messages;
+      const toolResult = messages.find((m) => m.role === 'tool');
+      expect(toolResult?.content).toContain(WORDS.md);
+      const parsed = JSON.parse(toolResult!.content) as { hits: { source: { filename: string } }[] };
+      // guide.md, uploaded earlier in this suite, has the same text: either may rank first.
+      expect(parsed.hits.map((h) => h.source.filename)).toContain('aquarium.md');
+    });
+
     it('keeps files to their tenant', async () => {
       const res = await uploadRaw('mine.txt', 'secret tenant text about walruses', 'text/plain').expect(201);
       await settled(res.body.id);
       const tenant = randomUUID();
       await platform.pool.query(`insert into tenants (id, name) values ($1, 'other')`, [tenant]);
-      const { createApiKey } = await import('../../src/db/api-keys');
       const { key } = await createApiKey(platform.pool, tenant, { name: 'other', scopes: ['chat', 'files'] });
       const other = { Authorization: `Bearer ${key}` };
       await api().get(`/v1/files/${res.body.id}`).set(other).expect(404);

@@ -1,10 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { MessageRow } from '../../src/db/messages';
-import { compressHistory, shortenText, truncationHint, type CompressionOptions } from '../../src/prompt/compress-history';
+import {
+  compressHistory,
+  shortenText,
+  truncationHint,
+  type CompressionOptions,
+} from '../../src/prompt/compress-history';
 import { countMessageTokens, promptBudget } from '../../src/prompt/token-count';
 
 let seq = 0;
-function row(role: MessageRow['role'], content: string, extra: Partial<MessageRow> = {}): MessageRow {
+function row(
+  role: MessageRow['role'],
+  content: string,
+  extra: Partial<MessageRow> = {},
+): MessageRow {
   return {
     id: randomUUID(),
     tenant_id: 't',
@@ -24,7 +33,8 @@ function row(role: MessageRow['role'], content: string, extra: Partial<MessageRo
   };
 }
 
-const words = (n: number, seed = 'word') => Array.from({ length: n }, (_, i) => `${seed}${i}`).join(' ');
+const words = (n: number, seed = 'word') =>
+  Array.from({ length: n }, (_, i) => `${seed}${i}`).join(' ');
 
 const options: CompressionOptions = {
   model: 'gpt-4o-mini',
@@ -44,7 +54,8 @@ describe('shortenText', () => {
     expect(short.startsWith('word0 word1')).toBe(true);
     expect(short.endsWith('word299')).toBe(true);
     // No word is cut in half.
-    for (const w of short.replace(truncationHint('abc'), '').split(/\s+/).filter(Boolean)) expect(w).toMatch(/^word\d+$/);
+    for (const w of short.replace(truncationHint('abc'), '').split(/\s+/).filter(Boolean))
+      expect(w).toMatch(/^word\d+$/);
   });
 
   it('leaves short text alone', () => {
@@ -55,7 +66,14 @@ describe('shortenText', () => {
 describe('compressHistory', () => {
   it('shortens old long messages, keeps recent and short ones whole', () => {
     const long = words(200, 'old');
-    const history = [row('user', long), row('assistant', long), row('user', 'short'), row('user', 'a'), row('assistant', long), row('user', 'now')];
+    const history = [
+      row('user', long),
+      row('assistant', long),
+      row('user', 'short'),
+      row('user', 'a'),
+      row('assistant', long),
+      row('user', 'now'),
+    ];
     const result = compressHistory(history, options);
     const contents = result.messages.map((m) => m.content as string);
     expect(contents[0]).toContain(truncationHint(history[0].id));
@@ -63,21 +81,39 @@ describe('compressHistory', () => {
     expect(contents[2]).toBe('short');
     // Within the recent window: whole.
     expect(contents[4]).toBe(long);
-    expect(result.entries.filter((e) => e.truncated).map((e) => e.id)).toEqual([history[0].id, history[1].id]);
+    expect(result.entries.filter((e) => e.truncated).map((e) => e.id)).toEqual([
+      history[0].id,
+      history[1].id,
+    ]);
     expect(result.omitted).toBe(0);
   });
 
   it('never shortens the running turn, even when old', () => {
     const runId = randomUUID();
     const long = words(300, 'tool');
-    const history = [row('user', 'question', { run_id: runId }), row('assistant', 'x'), row('assistant', 'y'), row('assistant', 'z'), row('assistant', 'w'), row('user', long, { run_id: runId })];
+    const history = [
+      row('user', 'question', { run_id: runId }),
+      row('assistant', 'x'),
+      row('assistant', 'y'),
+      row('assistant', 'z'),
+      row('assistant', 'w'),
+      row('user', long, { run_id: runId }),
+    ];
     const result = compressHistory(history, { ...options, currentRunId: runId, recentMessages: 0 });
     expect(result.messages.map((m) => m.content)).toContain(long);
   });
 
   it('drops tool calls whose results never arrived, keeps answered ones with their results', () => {
-    const answered = { id: 'call_1', type: 'function' as const, function: { name: 'lookup', arguments: '{}' } };
-    const dangling = { id: 'call_2', type: 'function' as const, function: { name: 'lookup', arguments: '{}' } };
+    const answered = {
+      id: 'call_1',
+      type: 'function' as const,
+      function: { name: 'lookup', arguments: '{}' },
+    };
+    const dangling = {
+      id: 'call_2',
+      type: 'function' as const,
+      function: { name: 'lookup', arguments: '{}' },
+    };
     const history = [
       row('user', 'q'),
       row('assistant', '', { tool_calls: [answered, dangling] }),
@@ -99,7 +135,11 @@ describe('compressHistory', () => {
     history.push(row('user', 'the current question', { run_id: runId }));
     expect(history.length).toBe(501);
     const budget = 4000;
-    const result = compressHistory(history, { ...options, currentRunId: runId, budgetTokens: budget });
+    const result = compressHistory(history, {
+      ...options,
+      currentRunId: runId,
+      budgetTokens: budget,
+    });
     const counted = result.messages.reduce((n, m) => n + countMessageTokens(m, options.model), 0);
     expect(counted).toBe(result.tokens);
     expect(counted).toBeLessThanOrEqual(budget);
@@ -114,7 +154,11 @@ describe('compressHistory', () => {
 
   it('reports over budget when the running turn alone cannot fit', () => {
     const runId = randomUUID();
-    const result = compressHistory([row('user', words(2000), { run_id: runId })], { ...options, currentRunId: runId, budgetTokens: 20 });
+    const result = compressHistory([row('user', words(2000), { run_id: runId })], {
+      ...options,
+      currentRunId: runId,
+      budgetTokens: 20,
+    });
     // Shortened as a last resort, with its lookup hint.
     expect(result.messages[0].content).toContain('truncated — lookup message');
     expect(result.overBudget).toBe(true);

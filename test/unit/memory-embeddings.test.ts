@@ -10,11 +10,19 @@ describe('OpenAI-compatible embeddings', () => {
   afterAll(() => fake.close());
   beforeEach(() => fake.reset());
 
-  const embedder = () => new OpenAIEmbedder({ baseURL: fake.baseURL, apiKey: 'sk-test', model: 'fake-embedding' }, 64, 2);
+  const embedder = () =>
+    new OpenAIEmbedder(
+      { baseURL: fake.baseURL, apiKey: 'sk-test', model: 'fake-embedding' },
+      64,
+      2,
+    );
   const embeddingCalls = () => fake.requests.filter((r) => r.path === '/v1/embeddings');
 
   it('retries 429 and 5xx, then returns every vector in order, in batches', async () => {
-    fake.failEmbeddings({ kind: 'error', status: 503 }, { kind: 'error', status: 429, headers: { 'retry-after': '0' } });
+    fake.failEmbeddings(
+      { kind: 'error', status: 503 },
+      { kind: 'error', status: 429, headers: { 'retry-after': '0' } },
+    );
     const vectors = await embedder().embed(['a', 'b', 'c']);
     expect(vectors).toHaveLength(3);
     vectors.forEach((v, i) => {

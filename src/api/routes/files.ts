@@ -180,7 +180,7 @@ function receiveMultipart(ctx: ApiContext, limit: number, decide: Decide): Promi
         resolve({ metadata: { filename, format }, body: stream, done: () => ctx.req.resume() });
       } catch (err) {
         stream.resume();
-        reject(err as Error);
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
     parser.on('error', (err: Error) => reject(new InvalidRequestError(`malformed multipart body: ${err.message}`)));

@@ -5,7 +5,13 @@ import type { MemoryRunInput } from '../../../activities/memory.activities';
 import type { Queryable } from '../../db/pool';
 import { findRunByIdempotencyKey, insertRun, type RunRow } from '../../db/runs';
 import { withTransaction } from '../../db/sql';
-import { AppError, ConflictError, InvalidRequestError, NotFoundError, UnavailableError } from '../../errors';
+import {
+  AppError,
+  ConflictError,
+  InvalidRequestError,
+  NotFoundError,
+  UnavailableError,
+} from '../../errors';
 import { factHash } from '../../memory/content-hash';
 import {
   clearUserMemories,
@@ -20,7 +26,11 @@ import {
   type MemoryChangeRow,
   type MemoryRow,
 } from '../../memory/memory-store';
-import { extractMemoriesWorkflow, memoryWorkflowId, type ExtractMemoriesOutcome } from '../../../workflows/memory.workflow';
+import {
+  extractMemoriesWorkflow,
+  memoryWorkflowId,
+  type ExtractMemoriesOutcome,
+} from '../../../workflows/memory.workflow';
 import { RUN_KIND, TENANT_ID, USER_ID } from '../../../workflows/search-attributes';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 import { callerUserId, idempotencyKey, pathId, uuidParam } from '../identity';
@@ -34,7 +44,12 @@ const AddBody = z
   .object({
     messages: z
       .array(
-        z.object({ role: z.enum(['user', 'assistant', 'system']), content: z.string().max(100_000) }).strict(),
+        z
+          .object({
+            role: z.enum(['user', 'assistant', 'system']),
+            content: z.string().max(100_000),
+          })
+          .strict(),
       )
       .min(1)
       .max(200)
@@ -46,10 +61,15 @@ const AddBody = z
     metadata: Metadata.optional(),
   })
   .strict()
-  .refine((b) => (b.messages === undefined) !== (b.text === undefined), { message: 'give exactly one of messages or text' });
+  .refine((b) => (b.messages === undefined) !== (b.text === undefined), {
+    message: 'give exactly one of messages or text',
+  });
 
 const AddQuery = z.object({
-  wait: z.enum(['true', 'false', '1', '0']).optional().transform((v) => v === 'true' || v === '1'),
+  wait: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((v) => v === 'true' || v === '1'),
   timeout: z.coerce.number().min(1).max(600).default(60),
 });
 
@@ -118,12 +138,17 @@ function changeJson(c: MemoryChangeRow) {
 
 /** Opaque keyset cursor over `(updated_at, id)`. */
 const memoryCursor = {
-  encode: (m: MemoryRow) => Buffer.from(JSON.stringify([m.updated_at.toISOString(), m.id])).toString('base64url'),
+  encode: (m: MemoryRow) =>
+    Buffer.from(JSON.stringify([m.updated_at.toISOString(), m.id])).toString('base64url'),
   decode(value: string | undefined): { updatedAt: string; id: string } | undefined {
     if (!value) return undefined;
     try {
-      const [updatedAt, id] = JSON.parse(Buffer.from(value, 'base64url').toString()) as [string, string];
-      if (Number.isNaN(Date.parse(updatedAt)) || !z.string().uuid().safeParse(id).success) throw new Error();
+      const [updatedAt, id] = JSON.parse(Buffer.from(value, 'base64url').toString()) as [
+        string,
+        string,
+      ];
+      if (Number.isNaN(Date.parse(updatedAt)) || !z.string().uuid().safeParse(id).success)
+        throw new Error();
       return { updatedAt, id };
     } catch {
       throw new InvalidRequestError('invalid cursor');
@@ -141,7 +166,10 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
   /** The user a request acts for: `X-User-Id`, else `user_id` in the body or query. */
   const requireUser = (ctx: ApiContext, from?: { user_id?: unknown; user?: unknown }): string => {
     const user = callerUserId(ctx, from);
-    if (!user) throw new InvalidRequestError('user_id is required (or the X-User-Id header)', { issues: [{ path: 'user_id', message: 'Required', code: 'invalid_type' }] });
+    if (!user)
+      throw new InvalidRequestError('user_id is required (or the X-User-Id header)', {
+        issues: [{ path: 'user_id', message: 'Required', code: 'invalid_type' }],
+      });
     return user;
   };
 
@@ -149,8 +177,12 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
   const loadMemory = async (ctx: ApiContext, anyVersion = false): Promise<MemoryRow> => {
     const id = uuidParam(pathId(ctx), 'memory id');
     const tenantId = ctx.state.principal.tenantId;
-    const row = anyVersion ? await getMemoryAnyVersion(deps.pool, tenantId, id) : await getMemory(deps.pool, tenantId, id);
-    const user = callerUserId(ctx, { user_id: typeof ctx.query.user_id === 'string' ? ctx.query.user_id : undefined });
+    const row = anyVersion
+      ? await getMemoryAnyVersion(deps.pool, tenantId, id)
+      : await getMemory(deps.pool, tenantId, id);
+    const user = callerUserId(ctx, {
+      user_id: typeof ctx.query.user_id === 'string' ? ctx.query.user_id : undefined,
+    });
     if (!row || (user && row.user_id !== user)) throw new NotFoundError('memory');
     return row;
   };
@@ -160,13 +192,25 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
     const query = parseInput(AddQuery, ctx.query, 'query');
     const userId = requireUser(ctx, body);
     const tenantId = ctx.state.principal.tenantId;
-    const input: MemoryRunInput = { messages: body.messages, text: body.text, infer: body.infer, metadata: body.metadata };
+    const input: MemoryRunInput = {
+      messages: body.messages,
+      text: body.text,
+      infer: body.infer,
+      metadata: body.metadata,
+    };
     const key = idempotencyKey(ctx);
-    const requestHash = createHash('sha256').update(JSON.stringify({ route: 'memories.add', userId, body })).digest('hex');
+    const requestHash = createHash('sha256')
+      .update(JSON.stringify({ route: 'memories.add', userId, body }))
+      .digest('hex');
 
-    let run: RunRow | undefined = key ? await findRunByIdempotencyKey(deps.pool, tenantId, key) : undefined;
+    let run: RunRow | undefined = key
+      ? await findRunByIdempotencyKey(deps.pool, tenantId, key)
+      : undefined;
     if (run && run.request_hash !== requestHash) {
-      throw new ConflictError('idempotency_conflict', 'this Idempotency-Key was used with another request');
+      throw new ConflictError(
+        'idempotency_conflict',
+        'this Idempotency-Key was used with another request',
+      );
     }
     if (!run) {
       const runId = randomUUID();
@@ -203,7 +247,11 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
         });
       } catch (err) {
         await deps.pool.query('delete from runs where id = $1', [runId]).catch(() => undefined);
-        throw new UnavailableError('the workflow service is unavailable; nothing was accepted', { dependency: 'temporal' }, err);
+        throw new UnavailableError(
+          'the workflow service is unavailable; nothing was accepted',
+          { dependency: 'temporal' },
+          err,
+        );
       }
     }
 
@@ -211,14 +259,32 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
     ctx.set(headers);
     if (!query.wait) {
       ctx.status = 202;
-      ctx.body = { object: 'memory.add', run_id: run.id, status: run.status, results: null, run: runJson(run, deps.config) };
+      ctx.body = {
+        object: 'memory.add',
+        run_id: run.id,
+        status: run.status,
+        results: null,
+        run: runJson(run, deps.config),
+      };
       return;
     }
     const outcome = await waitForOutcome(deps, run, query.timeout);
     if (outcome.status === 'failed') {
-      throw new AppError(outcome.error.code === 'provider_error' ? 502 : 500, outcome.error.code, outcome.error.message, { run_id: run.id }, { expose: true });
+      throw new AppError(
+        outcome.error.code === 'provider_error' ? 502 : 500,
+        outcome.error.code,
+        outcome.error.message,
+        { run_id: run.id },
+        { expose: true },
+      );
     }
-    ctx.body = { object: 'memory.add', run_id: run.id, status: 'succeeded', results: outcome.results, usage: outcome.usage };
+    ctx.body = {
+      object: 'memory.add',
+      run_id: run.id,
+      status: 'succeeded',
+      results: outcome.results,
+      usage: outcome.usage,
+    };
   });
 
   router.get('/', async (ctx: ApiContext) => {
@@ -287,7 +353,8 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
     });
     if (!updated) {
       // Gone meanwhile, or the new text is another memory's.
-      if (!(await getMemory(deps.pool, current.tenant_id, current.id))) throw new NotFoundError('memory');
+      if (!(await getMemory(deps.pool, current.tenant_id, current.id)))
+        throw new NotFoundError('memory');
       throw new ConflictError('conflict', 'another memory of this user already says this');
     }
     ctx.body = memoryJson(updated);
@@ -297,7 +364,11 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
     const current = await loadMemory(ctx);
     const deleted = await withTransaction(deps.pool, async (tx) => {
       await lockUserMemories(tx, current.tenant_id, current.user_id);
-      return deleteMemory(tx, { tenantId: current.tenant_id, id: current.id }, { source: 'api', reason: 'deleted through the API' });
+      return deleteMemory(
+        tx,
+        { tenantId: current.tenant_id, id: current.id },
+        { source: 'api', reason: 'deleted through the API' },
+      );
     });
     if (!deleted) throw new NotFoundError('memory');
     ctx.body = { id: current.id, object: 'memory', deleted: true };
@@ -318,21 +389,45 @@ async function embedQuery(deps: ApiDeps, text: string): Promise<number[][]> {
   try {
     return await deps.embedder.embed([text]);
   } catch (err) {
-    throw new UnavailableError('the embeddings provider is unavailable', { dependency: 'embeddings' }, err);
+    throw new UnavailableError(
+      'the embeddings provider is unavailable',
+      { dependency: 'embeddings' },
+      err,
+    );
   }
 }
 
 async function currentVector(tx: Queryable, id: string): Promise<number[]> {
-  const res = await tx.query<{ embedding: string }>('select embedding::text as embedding from memories where id = $1', [id]);
+  const res = await tx.query<{ embedding: string }>(
+    'select embedding::text as embedding from memories where id = $1',
+    [id],
+  );
   return JSON.parse(res.rows[0]?.embedding ?? '[]') as number[];
 }
 
 /** The workflow's outcome, or 408 `timeout` (the extraction goes on). */
-async function waitForOutcome(deps: ApiDeps, run: RunRow, timeoutSeconds: number): Promise<ExtractMemoriesOutcome> {
-  const handle = deps.temporal.workflow.getHandle<typeof extractMemoriesWorkflow>(run.workflow_id ?? memoryWorkflowId(run.tenant_id, run.id));
+async function waitForOutcome(
+  deps: ApiDeps,
+  run: RunRow,
+  timeoutSeconds: number,
+): Promise<ExtractMemoriesOutcome> {
+  const handle = deps.temporal.workflow.getHandle<typeof extractMemoriesWorkflow>(
+    run.workflow_id ?? memoryWorkflowId(run.tenant_id, run.id),
+  );
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppError(408, 'timeout', `the memories were not extracted within ${timeoutSeconds} s; the run goes on`, { run_id: run.id })), timeoutSeconds * 1000);
+    timer = setTimeout(
+      () =>
+        reject(
+          new AppError(
+            408,
+            'timeout',
+            `the memories were not extracted within ${timeoutSeconds} s; the run goes on`,
+            { run_id: run.id },
+          ),
+        ),
+      timeoutSeconds * 1000,
+    );
   });
   try {
     return await Promise.race([handle.result(), timeout]);

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { hybridSearch, SEARCH_TYPES, type SearchType } from '../../search/hybrid-search';
+import { hybridSearch, SEARCH_TYPES } from '../../search/hybrid-search';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 import { callerUserId } from '../identity';
 import { parseInput } from '../validation';
@@ -26,7 +26,7 @@ export function searchRouter(deps: ApiDeps): Router<ApiState> {
       tenantId: ctx.state.principal.tenantId,
       userId: callerUserId(ctx, { user_id: q.user_id }),
       q: q.q,
-      types: q.types as SearchType[],
+      types: q.types,
       limit: q.limit,
     });
     ctx.body = { object: 'list', query: q.q, data: hits, took_ms: Math.round(performance.now() - started) };

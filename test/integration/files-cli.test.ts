@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startPlatform, type Platform } from '../helpers/platform';
+import { PROJECT_ROOT } from '../setup/stack-env';
+import { makePdf, PDF_PAGES, TEXT_FILES, WORDS } from '../fixtures/files/make-fixtures';
+
+const run = promisify(execFile);
+
+/** `reverie ingest` and `reverie search` against a running API, as a user runs them. */
+describe('reverie ingest / search', () => {
+  let platform: Platform;
+  let dir: string;
+
+  beforeAll(async () => {
+    platform = await startPlatform({ EMBEDDINGS_PROVIDER: 'local' });
+    dir = await mkdtemp(path.join(os.tmpdir(), 'reverie-cli-'));
+    await writeFile(path.join(dir, 'guide.md'), TEXT_FILES['guide.md'].body);
+    await writeFile(path.join(dir, 'report.pdf'), await makePdf(PDF_PAGES));
+    await writeFile(path.join(dir, 'empty.txt'), '');
+  });
+  afterAll(async () => {
+    await platform?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const reverie = (args: string[], apiKey = platform.apiKey) =>
+    run(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'reverie.js'), ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, REVERIE_URL: platform.url, REVERIE_API_KEY: apiKey, LOG_LEVEL: 'silent' },
+    }).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
+
+  it('uploads files with progress, reports failures, and finds them with search', async () => {
+    const ingest = await reverie(['ingest', path.join(dir, 'guide.md'), path.join(dir, 'report.pdf'), path.join(dir, 'empty.txt')]);
+    expect(ingest.code).toBe(1); // empty.txt failed
+    expect(ingest.stdout).toMatch(/guide\.md .*100%\s+ready \(\d+ chunks\)/);
+    expect(ingest.stdout).toMatch(/report\.pdf .*ready/);
+    expect(ingest.stdout).toMatch(/empty\.txt .*failed: the file is empty/);
+    expect(ingest.stdout).toMatch(/guide\.md .*embed/);
+
+    const search = await reverie(['search', '--types', 'chunks', WORDS.pdf]);
+    expect(search.code).toBe(0);
+    expect(search.stdout).toMatch(/1\. \[chunks\] report\.pdf, page 3/);
+  });
+
+  it('uses a development key when REVERIE_API_KEY is not set', async () => {
+    const search = await reverie(['search', WORDS.md], '');
+    expect(search.code).toBe(0);
+    expect(search.stdout).toContain('guide.md');
+  });
+});
