@@ -1,4 +1,7 @@
+import { Client, Connection } from '@temporalio/client';
 import OpenAI from 'openai';
+import { DEFAULT_TENANT_ID } from '../../src/config';
+import { turnWorkflowId } from '../../workflows/session.workflow';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { startPlatform, type Platform } from '../helpers/platform';
 
@@ -127,9 +130,6 @@ describe('OpenAI SDK compatibility', () => {
 
 describe('a chat completion as a Temporal workflow', () => {
   it('is visible to operators: described, with its activities in history', async () => {
-    const { Client, Connection } = await import('@temporalio/client');
-    const { DEFAULT_TENANT_ID } = await import('../../src/config');
-    const { turnWorkflowId } = await import('../../workflows/session.workflow');
     const platform = await startPlatform();
     const temporal = new Client({
       connection: await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! }),
