@@ -1,10 +1,19 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import { INGEST_EMBED, INGEST_PARSE, PERSIST } from './activity-options';
+import { INGEST_EMBED, INGEST_PARSE, LOCAL_PERSIST, PERSIST } from './activity-options';
 
 type Activities = ReturnType<typeof createActivities>;
 
 const persist = proxyActivities<Activities>(PERSIST);
+// Short status writes: local activities spare a task-queue round trip each.
+const persistLocally = proxyLocalActivities<Activities>(LOCAL_PERSIST);
 const parse = proxyActivities<Activities>(INGEST_PARSE);
 const embed = proxyActivities<Activities>(INGEST_EMBED);
 
@@ -30,19 +39,23 @@ export function ingestWorkflowId(tenantId: string, fileId: string): string {
 export async function ingestFileWorkflow(input: IngestFileInput): Promise<IngestOutcome> {
   const ids = { fileId: input.fileId, runId: input.runId };
   try {
-    await persist.beginIngest(ids);
+    await persistLocally.beginIngest(ids);
     const { chunkCount } = await parse.parseFile(ids);
     await embed.embedChunks(ids);
-    await persist.completeIngest({ ...ids, chunkCount });
+    await persistLocally.completeIngest({ ...ids, chunkCount });
     return 'ready';
   } catch (err) {
     // Deleting the file cancels the workflow; an activity may notice the deletion first.
     if (isCancellation(err) || failureType(err) === 'FileDeleted') {
-      await CancellationScope.nonCancellable(() => persist.abortIngest({ ...ids, status: 'cancelled' }));
+      await CancellationScope.nonCancellable(() =>
+        persist.abortIngest({ ...ids, status: 'cancelled' }),
+      );
       return 'cancelled';
     }
     const error = describeFailure(err);
-    await CancellationScope.nonCancellable(() => persist.abortIngest({ ...ids, status: 'failed', error }));
+    await CancellationScope.nonCancellable(() =>
+      persist.abortIngest({ ...ids, status: 'failed', error }),
+    );
     return 'failed';
   }
 }
@@ -56,8 +69,12 @@ function describeFailure(err: unknown): { code: string; message: string } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
     const detail = cause.details?.[0] as { code?: string } | undefined;
-    if (cause.type === 'InvalidFile') return { code: detail?.code ?? 'invalid_file', message: cause.message };
+    if (cause.type === 'InvalidFile')
+      return { code: detail?.code ?? 'invalid_file', message: cause.message };
     return { code: 'ingest_failed', message: cause.message };
   }
-  return { code: 'ingest_failed', message: cause instanceof Error ? cause.message : 'the ingestion failed' };
+  return {
+    code: 'ingest_failed',
+    message: cause instanceof Error ? cause.message : 'the ingestion failed',
+  };
 }

@@ -5,6 +5,7 @@ import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-uti
 import { Worker } from '@temporalio/worker';
 import request from 'supertest';
 import { DEFAULT_TENANT_ID } from '../../src/config';
+import { ingestWorkflowId } from '../../workflows/ingest-file.workflow';
 import { sessionWorkflowId, turnWorkflowId } from '../../workflows/session.workflow';
 import { createGate, startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { startPlatform, workflowBundle, type Platform } from '../helpers/platform';
@@ -79,7 +80,22 @@ describe('workflow replay', () => {
       .set(auth)
       .expect(200);
     gate.open();
+    // An ingestion of a small markdown file.
+    const upload = await request(platform.url)
+      .post('/v1/files?filename=notes.md')
+      .set(auth)
+      .set('Content-Type', 'text/markdown')
+      .send('# Notes\n\nReplay tests guard workflow changes.\n\n## More\n\nSecond section.')
+      .expect(201);
+    await request(platform.url)
+      .get(`/v1/runs/${upload.body.run_id}/wait?timeout=60`)
+      .set(auth)
+      .expect(200);
     const handles: [string, WorkflowHandle][] = [
+      [
+        'ingest-markdown',
+        temporal.workflow.getHandle(ingestWorkflowId(DEFAULT_TENANT_ID, upload.body.id)),
+      ],
       [
         'turn-with-tool-and-retry',
         temporal.workflow.getHandle(turnWorkflowId(DEFAULT_TENANT_ID, first.body.run.id)),
@@ -104,7 +120,10 @@ describe('workflow replay', () => {
     if (version) {
       await mkdir(FIXTURES, { recursive: true });
       for (const { name, history } of fresh) {
-        await writeFile(path.join(FIXTURES, `${name}.${version}.json`), historyToJSON(history as never));
+        await writeFile(
+          path.join(FIXTURES, `${name}.${version}.json`),
+          historyToJSON(history as never),
+        );
       }
     }
     const recorded = await Promise.all(
@@ -115,7 +134,7 @@ describe('workflow replay', () => {
           history: historyFromJSON(JSON.parse(await readFile(path.join(FIXTURES, f), 'utf8'))),
         })),
     );
-    expect(recorded.length).toBeGreaterThanOrEqual(3);
+    expect(recorded.length).toBeGreaterThanOrEqual(4);
     const histories = [...fresh, ...recorded].map(({ name, history }) => ({
       workflowId: name,
       history: history as never,
