@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { simulatedDreamAnswer } from '../dreaming/simulated-answers';
 import { simulateMemoryCall } from '../memory/simulated-memory-model';
+import { simulatedSuggestions } from '../suggestions/follow-ups';
 
 /** Model id under which the simulator is listed and selected. */
 export const SIMULATOR_MODEL_ID = 'simulator';
@@ -142,6 +143,8 @@ export function createSimulatorFetch(options: SimulatorOptions = {}): typeof fet
     }
     const memoryAnswer = simulateMemoryCall(systemText(request), conversation.lastUser);
     if (memoryAnswer) return json(200, structuredCompletion(memoryAnswer, request.model));
+    const suggestions = simulatedSuggestions(systemText(request), conversation.lastUser);
+    if (suggestions) return json(200, structuredCompletion(suggestions, request.model));
     if (conversation.lastUser.includes('[simulate:error]')) {
       return errorResponse(
         500,

@@ -43,7 +43,11 @@ interface Candidate {
  * filtered by tenant (and user when given) inside SQL; only files whose
  * ingestion finished (`ready`) are searched.
  */
-export async function hybridSearch(pool: Pool, embedder: Embedder, query: SearchQuery): Promise<SearchHit[]> {
+export async function hybridSearch(
+  pool: Pool,
+  embedder: Embedder,
+  query: SearchQuery,
+): Promise<SearchHit[]> {
   const depth = Math.max(query.limit * 3, 20);
   const terms = tsqueryTerms(query.q);
   const needsVector = query.types.some((t) => t !== 'messages');
@@ -66,7 +70,13 @@ export async function hybridSearch(pool: Pool, embedder: Embedder, query: Search
   for (const { type, rows } of rankings) {
     rows.forEach((row, rank) => {
       const key = `${type}:${row.id}`;
-      const hit = fused.get(key) ?? { type, id: row.id, score: 0, text: row.text, source: row.source };
+      const hit = fused.get(key) ?? {
+        type,
+        id: row.id,
+        score: 0,
+        text: row.text,
+        source: row.source,
+      };
       hit.score += 1 / (RRF_K + rank + 1);
       fused.set(key, hit);
     });
@@ -96,6 +106,9 @@ interface QueryContext {
 }
 
 type Ranker = (tx: pg.PoolClient, ctx: QueryContext) => Promise<Candidate[]>;
+
+/** Full-text matches ranked per query at most (see the chunks text ranker). */
+const TEXT_MATCH_CAP = 2000;
 
 const CHUNK_COLUMNS = `c.id, c.content, c.file_id, f.filename, c.ordinal, c.heading, c.page, c.start_offset, c.end_offset`;
 const CHUNK_FILTER = `c.tenant_id = $1 and f.status = 'ready' and ($2::text is null or f.user_id is null or f.user_id = $2)`;
@@ -161,7 +174,10 @@ interface MessageRow {
 }
 const messageCandidate = (r: MessageRow): Candidate => ({
   id: r.id,
-  text: r.content.length > MESSAGE_TEXT_CHARS ? `${r.content.slice(0, MESSAGE_TEXT_CHARS)}…` : r.content,
+  text:
+    r.content.length > MESSAGE_TEXT_CHARS
+      ? `${r.content.slice(0, MESSAGE_TEXT_CHARS)}…`
+      : r.content,
   source: { session_id: r.session_id, role: r.role, created_at: r.created_at },
 });
 
@@ -179,11 +195,16 @@ const QUERIES: Record<SearchType, { vector?: Ranker; text: Ranker }> = {
     text: async (tx, c) =>
       (
         await tx.query<ChunkRow>(
-          `select ${CHUNK_COLUMNS} from chunks c join files f on f.id = c.file_id,
-             to_tsquery('english', $3) query
-           where ${CHUNK_FILTER} and c.tsv @@ query
-           order by ts_rank_cd(c.tsv, query) desc, c.id limit $4`,
-          [c.tenantId, c.userId, c.terms, c.depth],
+          // Ranking is computed for at most TEXT_MATCH_CAP matches: a query of
+          // common words must not rank a whole corpus (p95 over 100k chunks).
+          `with query as (select to_tsquery('english', $3) q),
+           matches as (
+             select c.id, c.tsv from chunks c join files f on f.id = c.file_id, query
+             where ${CHUNK_FILTER} and c.tsv @@ query.q limit $5)
+           select ${CHUNK_COLUMNS} from matches m
+             join chunks c on c.id = m.id join files f on f.id = c.file_id, query
+           order by ts_rank_cd(m.tsv, query.q) desc, c.id limit $4`,
+          [c.tenantId, c.userId, c.terms, c.depth, TEXT_MATCH_CAP],
         )
       ).rows.map(chunkCandidate),
   },

@@ -346,3 +346,33 @@ describe('feedback', () => {
     expect(rows.rows).toEqual([{ rating: 1 }]);
   });
 });
+
+describe('suggestions', () => {
+  let platform: Platform;
+  beforeAll(async () => {
+    platform = await startPlatform();
+  });
+  afterAll(() => platform?.close());
+
+  it('suggests three follow-up questions about the conversation', async () => {
+    const auth = { Authorization: `Bearer ${platform.apiKey}` };
+    const chat = await request(platform.url)
+      .post('/v1/chat/completions')
+      .set(auth)
+      .send({ model: 'simulator', messages: [{ role: 'user', content: 'Temporal workflows' }] })
+      .expect(200);
+    const sessionId = chat.headers['x-session-id'];
+    const res = await request(platform.url)
+      .get(`/v1/sessions/${sessionId}/suggestions`)
+      .set(auth)
+      .expect(200);
+    expect(res.body.data).toHaveLength(3);
+    expect(res.body.data[0]).toContain('Temporal workflows');
+    const empty = await request(platform.url).post('/v1/sessions').set(auth).send({}).expect(201);
+    const none = await request(platform.url)
+      .get(`/v1/sessions/${empty.body.id}/suggestions`)
+      .set(auth)
+      .expect(200);
+    expect(none.body.data).toEqual([]);
+  });
+});

@@ -1,11 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import { z } from 'zod';
-import { listSessionMessages } from '../../db/messages';
-import { activeRunsOfSession } from '../../db/runs';
-import { deleteSession, getSession, insertSession, listSessions, updateSession, type SessionRow } from '../../db/sessions';
+import { listSessionMessages, loadSessionHistory } from '../../db/messages';
+import { activeRunsOfSession, listRuns } from '../../db/runs';
+import {
+  deleteSession,
+  getSession,
+  insertSession,
+  listSessions,
+  updateSession,
+  type SessionRow,
+} from '../../db/sessions';
 import { maybeOne } from '../../db/sql';
-import { InvalidRequestError, NotFoundError } from '../../errors';
+import { AppError, InvalidRequestError, NotFoundError } from '../../errors';
+import { suggestFollowUps } from '../../suggestions/follow-ups';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 import { callerUserId, idempotencyKey, pathId, uuidParam, wantsExtendedEvents } from '../identity';
 import { OpenAIChunkRenderer } from '../render/openai-chunks';
@@ -25,7 +33,11 @@ const CreateBody = z
   .strict();
 
 const PatchBody = z
-  .object({ title: z.string().max(500).nullable().optional(), metadata: Metadata.optional(), agent: z.string().min(1).max(100).optional() })
+  .object({
+    title: z.string().max(500).nullable().optional(),
+    metadata: Metadata.optional(),
+    agent: z.string().min(1).max(100).optional(),
+  })
   .strict();
 
 const ListQuery = z.object({
@@ -71,7 +83,11 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>({ prefix: '/sessions' });
 
   const load = async (ctx: ApiContext) => {
-    const session = await getSession(deps.pool, ctx.state.principal.tenantId, uuidParam(pathId(ctx), 'session id'));
+    const session = await getSession(
+      deps.pool,
+      ctx.state.principal.tenantId,
+      uuidParam(pathId(ctx), 'session id'),
+    );
     if (!session) throw new NotFoundError('session');
     return session;
   };
@@ -131,11 +147,19 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
     const q = parseInput(MessagesQuery, ctx.query, 'query');
     let beforeSeq: number | undefined;
     if (q.before) {
-      const anchor = await maybeOne<{ seq: number }>(deps.pool, 'select seq from messages where session_id = $1 and id = $2', [session.id, q.before]);
-      if (!anchor) throw new InvalidRequestError('before must be the id of a message in this session');
+      const anchor = await maybeOne<{ seq: number }>(
+        deps.pool,
+        'select seq from messages where session_id = $1 and id = $2',
+        [session.id, q.before],
+      );
+      if (!anchor)
+        throw new InvalidRequestError('before must be the id of a message in this session');
       beforeSeq = anchor.seq;
     }
-    const rows = await listSessionMessages(deps.pool, session.id, { limit: q.limit + 1, beforeSeq });
+    const rows = await listSessionMessages(deps.pool, session.id, {
+      limit: q.limit + 1,
+      beforeSeq,
+    });
     const page = rows.slice(0, q.limit).reverse();
     ctx.body = {
       object: 'list',
@@ -166,12 +190,22 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
       requestFingerprint: { route: 'session.messages', sessionId: session.id, body },
     });
     deps.metrics.turnsStarted.inc();
-    const headers = { 'X-Run-Id': run.id, 'X-Session-Id': session.id, Location: `/v1/runs/${run.id}` };
+    const headers = {
+      'X-Run-Id': run.id,
+      'X-Session-Id': session.id,
+      Location: `/v1/runs/${run.id}`,
+    };
     if (body.stream) {
       // Native run events by default; OpenAI chunks only when asked for explicitly.
       const openai = ctx.get('Accept').includes('application/x-openai-chunks');
       const renderer = openai
-        ? new OpenAIChunkRenderer({ runId: run.id, model, created: Math.floor(Date.now() / 1000), includeUsage: true, extended: wantsExtendedEvents(ctx) })
+        ? new OpenAIChunkRenderer({
+            runId: run.id,
+            model,
+            created: Math.floor(Date.now() / 1000),
+            includeUsage: true,
+            extended: wantsExtendedEvents(ctx),
+          })
         : undefined;
       await pipeRunEvents(ctx, deps, {
         run,
@@ -184,6 +218,31 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
     ctx.set(headers);
     ctx.status = 202;
     ctx.body = { run: runJson(run, deps.config) };
+  });
+
+  router.get('/:id/suggestions', async (ctx: ApiContext) => {
+    const session = await load(ctx);
+    const lastRun = (
+      await listRuns(deps.pool, session.tenant_id, {
+        sessionId: session.id,
+        kind: 'turn',
+        limit: 1,
+      })
+    )[0];
+    const questions = await suggestFollowUps(
+      deps.models,
+      lastRun?.model ?? deps.models.defaultModel,
+      await loadSessionHistory(deps.pool, session.id),
+    ).catch((err: Error) => {
+      throw new AppError(
+        502,
+        'provider_error',
+        `could not get suggestions: ${err.message}`,
+        undefined,
+        { expose: true },
+      );
+    });
+    ctx.body = { object: 'list', session_id: session.id, data: questions };
   });
 
   router.post('/:id/stop', async (ctx: ApiContext) => {
