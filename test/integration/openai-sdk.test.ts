@@ -153,6 +153,8 @@ describe('a chat completion as a Temporal workflow', () => {
       expect(rows.rows.map((r) => r.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
 
       const handle = temporal.workflow.getHandle(turnWorkflowId(DEFAULT_TENANT_ID, runId));
+      // The run is answered at completeTurn; the workflow may still be closing.
+      await handle.result();
       const description = await handle.describe();
       expect(description.type).toBe('turnWorkflow');
       expect(description.status.name).toBe('COMPLETED');
