@@ -63,6 +63,8 @@ export interface Platform {
   url: string;
   /** An API key of the default tenant. */
   apiKey: string;
+  /** An API key of a new tenant of its own: for tests whose assertions span a whole tenant. */
+  newTenantKey(): Promise<string>;
   config: Config;
   /** A pool for assertions against the database. */
   pool: Pool;
@@ -83,6 +85,14 @@ export async function startPlatform(overrides: Record<string, string> = {}): Pro
   return {
     url: api.url,
     apiKey: key,
+    async newTenantKey() {
+      const tenantId = randomUUID();
+      await pool.query('insert into tenants (id, name) values ($1, $2)', [
+        tenantId,
+        `test-${tenantId}`,
+      ]);
+      return (await createApiKey(pool, tenantId, { name: 'test' })).key;
+    },
     config,
     pool,
     api,

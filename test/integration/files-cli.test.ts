@@ -29,26 +29,47 @@ describe('reverie ingest / search', () => {
   const reverie = (args: string[], apiKey = platform.apiKey) =>
     run(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'reverie.js'), ...args], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, REVERIE_URL: platform.url, REVERIE_API_KEY: apiKey, LOG_LEVEL: 'silent' },
+      env: {
+        ...process.env,
+        REVERIE_URL: platform.url,
+        REVERIE_API_KEY: apiKey,
+        LOG_LEVEL: 'silent',
+      },
     }).then(
       (r) => ({ code: 0, ...r }),
-      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr,
+      }),
     );
 
   it('uploads files with progress, reports failures, and finds them with search', async () => {
-    const ingest = await reverie(['ingest', path.join(dir, 'guide.md'), path.join(dir, 'report.pdf'), path.join(dir, 'empty.txt')]);
+    // A tenant of its own: other test files upload the same fixtures.
+    const key = await platform.newTenantKey();
+    const ingest = await reverie(
+      [
+        'ingest',
+        path.join(dir, 'guide.md'),
+        path.join(dir, 'report.pdf'),
+        path.join(dir, 'empty.txt'),
+      ],
+      key,
+    );
     expect(ingest.code).toBe(1); // empty.txt failed
     expect(ingest.stdout).toMatch(/guide\.md .*100%\s+ready \(\d+ chunks\)/);
     expect(ingest.stdout).toMatch(/report\.pdf .*ready/);
     expect(ingest.stdout).toMatch(/empty\.txt .*failed: the file is empty/);
     expect(ingest.stdout).toMatch(/guide\.md .*embed/);
 
-    const search = await reverie(['search', '--types', 'chunks', WORDS.pdf]);
+    const search = await reverie(['search', '--types', 'chunks', WORDS.pdf], key);
     expect(search.code).toBe(0);
     expect(search.stdout).toMatch(/1\. \[chunks\] report\.pdf, page 3/);
   });
 
   it('uses a development key when REVERIE_API_KEY is not set', async () => {
+    const ingest = await reverie(['ingest', path.join(dir, 'guide.md')], '');
+    expect(ingest.code).toBe(0);
     const search = await reverie(['search', WORDS.md], '');
     expect(search.code).toBe(0);
     expect(search.stdout).toContain('guide.md');
