@@ -22,9 +22,27 @@ import {
 } from '../src/dreaming/dream-store';
 import { packPages, segmentEpisodes, type MessageMeta } from '../src/dreaming/episodes';
 import { runJsonStep } from '../src/dreaming/json-step';
-import { draftMoments, loadMessages, momentsPromptInput, momentText, upsertMoment, type MomentDraft } from '../src/dreaming/moments';
-import { checkEvidence, diffProfile, evidenceOf, getUserProfile, saveProfile } from '../src/dreaming/profile';
-import { MOMENTS_PROMPT_VERSION, MOMENTS_SYSTEM, PROFILE_PROMPT_VERSION, PROFILE_SYSTEM } from '../src/dreaming/prompts';
+import {
+  draftMoments,
+  loadMessages,
+  momentsPromptInput,
+  momentText,
+  upsertMoment,
+  type MomentDraft,
+} from '../src/dreaming/moments';
+import {
+  checkEvidence,
+  diffProfile,
+  evidenceOf,
+  getUserProfile,
+  saveProfile,
+} from '../src/dreaming/profile';
+import {
+  MOMENTS_PROMPT_VERSION,
+  MOMENTS_SYSTEM,
+  PROFILE_PROMPT_VERSION,
+  PROFILE_SYSTEM,
+} from '../src/dreaming/prompts';
 import { MomentsAnswer, ProfileAnswer } from '../src/dreaming/schemas';
 import { appendRunEvents, appendRunEventsInTransaction } from '../src/events/event-log';
 import type { NewRunEvent } from '../src/events/types';
@@ -35,7 +53,13 @@ import type { ActivityDeps } from './deps';
 import { loadRun } from './load-run';
 
 /** Stages of a dreaming run, as its progress events number them. */
-const STAGES = ['Reading new activity', 'Building moments', 'Consolidating facts', 'Building the profile', 'Linking related moments and files'];
+const STAGES = [
+  'Reading new activity',
+  'Building moments',
+  'Consolidating facts',
+  'Building the profile',
+  'Linking related moments and files',
+];
 /** Facts per consolidation call (the memory pipeline's own cap). */
 const FACTS_PER_BATCH = 20;
 /** What a profile step is shown at most. */
@@ -74,7 +98,10 @@ export interface DreamStepResult {
 }
 
 interface PageResult {
-  moments: (Pick<MomentDraft, 'id' | 'title' | 'summary' | 'topics' | 'entities' | 'starts_at' | 'source_message_ids'>)[];
+  moments: Pick<
+    MomentDraft,
+    'id' | 'title' | 'summary' | 'topics' | 'entities' | 'starts_at' | 'source_message_ids'
+  >[];
   facts: { content: string; category: string | null; message_ids: string[] }[];
   warnings: string[];
   model: string;
@@ -84,17 +111,27 @@ interface PageResult {
 export function createDreamingActivities(deps: ActivityDeps) {
   const { pool, config, models } = deps;
 
-  const loadDreamRun = async (runId: string) => (await loadRun(pool, runId)) as unknown as DreamRunRow;
-  const chainOf = (run: DreamRunRow) => models.chainFor(run.model ?? config.dreaming.model ?? models.defaultModel);
+  const loadDreamRun = async (runId: string) =>
+    (await loadRun(pool, runId)) as unknown as DreamRunRow;
+  const chainOf = (run: DreamRunRow) =>
+    models.chainFor(run.model ?? config.dreaming.model ?? models.defaultModel);
   const overBudget = (run: DreamRunRow) => (run.usage.total_tokens ?? 0) >= run.input.token_budget;
-  const scopeOf = (run: DreamRunRow) => ({ tenantId: run.tenant_id, userId: run.input.user_id!, runId: run.id });
+  const scopeOf = (run: DreamRunRow) => ({
+    tenantId: run.tenant_id,
+    userId: run.input.user_id!,
+    runId: run.id,
+  });
   const changeScope = (run: DreamRunRow) => ({
     id: run.id,
     tenantId: run.tenant_id,
     userId: run.input.user_id!,
     applied: !run.input.dry_run,
   });
-  const progress = (stage: number, status: 'in_progress' | 'completed', extra: Record<string, unknown> = {}): NewRunEvent => ({
+  const progress = (
+    stage: number,
+    status: 'in_progress' | 'completed',
+    extra: Record<string, unknown> = {},
+  ): NewRunEvent => ({
     type: 'progress',
     data: { step: stage + 1, total_steps: STAGES.length, label: STAGES[stage], status, ...extra },
   });
@@ -136,8 +173,12 @@ export function createDreamingActivities(deps: ActivityDeps) {
           });
       return withTransaction(pool, async (tx) => {
         await markRunRunning(tx, run.id);
-        const locked = await maybeOne<DreamRunRow>(tx, 'select * from runs where id = $1 for update', [run.id]);
-        const planned = locked!.input.planned as Omit<BeginDreamResult, 'runId'> | undefined;
+        const locked = await maybeOne<DreamRunRow>(
+          tx,
+          'select * from runs where id = $1 for update',
+          [run.id],
+        );
+        const planned = locked!.input.planned;
         if (planned) return { runId: run.id, ...planned };
 
         const { watermark } = await getDreamingState(tx, run.tenant_id, input.userId);
@@ -165,15 +206,32 @@ export function createDreamingActivities(deps: ActivityDeps) {
             [run.id, index, JSON.stringify(page.episodes), page.messageCount],
           );
         }
-        const plan = { pages: pages.length, messages: metas.length, files: files?.n ?? 0, skip: metas.length === 0 && !files?.n };
+        const plan = {
+          pages: pages.length,
+          messages: metas.length,
+          files: files?.n ?? 0,
+          skip: metas.length === 0 && !files?.n,
+        };
         await tx.query(`update runs set input = input || $2::jsonb where id = $1`, [
           run.id,
           JSON.stringify({ watermark_from: watermark?.toISOString() ?? null, planned: plan }),
         ]);
         const fresh = locked!.last_seq === 0;
         await appendRunEventsInTransaction(tx, run.id, [
-          ...(fresh ? [{ type: 'run.started' as const, data: { run_id: run.id, user_id: input.userId, model: run.model, kind: 'dream' } }] : []),
-          progress(0, 'completed', { messages: plan.messages, pages: plan.pages, files: plan.files, watermark: watermark?.toISOString() ?? null }),
+          ...(fresh
+            ? [
+                {
+                  type: 'run.started' as const,
+                  data: { run_id: run.id, user_id: input.userId, model: run.model, kind: 'dream' },
+                },
+              ]
+            : []),
+          progress(0, 'completed', {
+            messages: plan.messages,
+            pages: plan.pages,
+            files: plan.files,
+            watermark: watermark?.toISOString() ?? null,
+          }),
         ]);
         return { runId: run.id, ...plan };
       });
@@ -188,8 +246,16 @@ export function createDreamingActivities(deps: ActivityDeps) {
       if (overBudget(run)) return { budgetExceeded: true, changes: 0, warnings: 0 };
       const scope = scopeOf(run);
       const ids = step.episodes.flatMap((e) => e.message_ids);
-      const messages = new Map((await loadMessages(pool, run.tenant_id, ids)).map((m) => [m.id, m]));
-      const episodes = step.episodes.map((e) => ({ ...e, message_ids: e.message_ids.filter((id) => messages.has(id)), chars: 0 })).filter((e) => e.message_ids.length > 0);
+      const messages = new Map(
+        (await loadMessages(pool, run.tenant_id, ids)).map((m) => [m.id, m]),
+      );
+      const episodes = step.episodes
+        .map((e) => ({
+          ...e,
+          message_ids: e.message_ids.filter((id) => messages.has(id)),
+          chars: 0,
+        }))
+        .filter((e) => e.message_ids.length > 0);
 
       const answer = await withHeartbeat((signal) =>
         runJsonStep(chainOf(run), {
@@ -206,12 +272,19 @@ export function createDreamingActivities(deps: ActivityDeps) {
       if (answer.value) {
         const drafted = draftMoments(scope, episodes, messages, answer.value);
         drafts = drafted.drafts;
-        if (drafted.missing.length) warnings.push(`page ${page + 1}: no moment for episodes ${drafted.missing.join(', ')}`);
+        if (drafted.missing.length)
+          warnings.push(`page ${page + 1}: no moment for episodes ${drafted.missing.join(', ')}`);
         const pageIds = new Set(ids);
         for (const fact of answer.value.facts) {
-          const episode = fact.episode ? episodes[Number(fact.episode.replace(/^e/, '')) - 1] : undefined;
+          const episode = fact.episode
+            ? episodes[Number(fact.episode.replace(/^e/, '')) - 1]
+            : undefined;
           const cited = (fact.message_ids ?? []).filter((id) => pageIds.has(id));
-          facts.push({ content: fact.content, category: fact.category ?? null, message_ids: cited.length ? cited : (episode?.message_ids ?? []) });
+          facts.push({
+            content: fact.content,
+            category: fact.category ?? null,
+            message_ids: cited.length ? cited : (episode?.message_ids ?? []),
+          });
         }
       } else {
         warnings.push(`page ${page + 1}: skipped, the model gave no valid answer`);
@@ -219,31 +292,78 @@ export function createDreamingActivities(deps: ActivityDeps) {
       const vectors = drafts.length ? await deps.embedder.embed(drafts.map(momentText)) : [];
 
       const result: PageResult = {
-        moments: drafts.map((d) => ({ id: d.id, title: d.title, summary: d.summary, topics: d.topics, entities: d.entities, starts_at: d.starts_at, source_message_ids: d.source_message_ids })),
+        moments: drafts.map((d) => ({
+          id: d.id,
+          title: d.title,
+          summary: d.summary,
+          topics: d.topics,
+          entities: d.entities,
+          starts_at: d.starts_at,
+          source_message_ids: d.source_message_ids,
+        })),
         facts,
         warnings,
         model: answer.model,
       };
       await withTransaction(pool, async (tx) => {
         // Serialise with a retry of this very page that raced us.
-        const current = await maybeOne<{ result: unknown }>(tx, 'select result from dream_pages where run_id = $1 and page = $2 for update', [runId, page]);
+        const current = await maybeOne<{ result: unknown }>(
+          tx,
+          'select result from dream_pages where run_id = $1 and page = $2 for update',
+          [runId, page],
+        );
         if (current?.result) return;
         const changes: NewChange[] = [];
         for (const [i, draft] of drafts.entries()) {
-          const provenance = { sourceMessageIds: draft.source_message_ids, model: answer.model, promptVersion: MOMENTS_PROMPT_VERSION };
-          const after = { title: draft.title, summary: draft.summary, topics: draft.topics, entities: draft.entities, starts_at: draft.starts_at, ends_at: draft.ends_at };
+          const provenance = {
+            sourceMessageIds: draft.source_message_ids,
+            model: answer.model,
+            promptVersion: MOMENTS_PROMPT_VERSION,
+          };
+          const after = {
+            title: draft.title,
+            summary: draft.summary,
+            topics: draft.topics,
+            entities: draft.entities,
+            starts_at: draft.starts_at,
+            ends_at: draft.ends_at,
+          };
           if (run.input.dry_run) {
-            changes.push({ changeKey: `moment:${draft.key}`, kind: 'moment', action: 'add', targetId: draft.id, after, ...provenance });
+            changes.push({
+              changeKey: `moment:${draft.key}`,
+              kind: 'moment',
+              action: 'add',
+              targetId: draft.id,
+              after,
+              ...provenance,
+            });
             continue;
           }
-          const outcome = await upsertMoment(tx, { ...scope, model: answer.model, promptVersion: MOMENTS_PROMPT_VERSION }, draft, vectors[i]);
+          const outcome = await upsertMoment(
+            tx,
+            { ...scope, model: answer.model, promptVersion: MOMENTS_PROMPT_VERSION },
+            draft,
+            vectors[i],
+          );
           if (outcome.action === 'noop') continue;
-          changes.push({ changeKey: `moment:${draft.key}`, kind: 'moment', action: outcome.action, targetId: draft.id, before: outcome.before, after, ...provenance });
+          changes.push({
+            changeKey: `moment:${draft.key}`,
+            kind: 'moment',
+            action: outcome.action,
+            targetId: draft.id,
+            before: outcome.before,
+            after,
+            ...provenance,
+          });
         }
         await recordChanges(tx, changeScope(run), changes);
         await saveStepResult(tx, runId, page, result);
         await appendRunEventsInTransaction(tx, runId, [
-          progress(1, 'in_progress', { page: page + 1, moments: drafts.length, facts: facts.length }),
+          progress(1, 'in_progress', {
+            page: page + 1,
+            moments: drafts.length,
+            facts: facts.length,
+          }),
           ...warningEvents(warnings),
         ]);
       });
@@ -257,7 +377,9 @@ export function createDreamingActivities(deps: ActivityDeps) {
       const run = await loadDreamRun(runId);
       if (overBudget(run)) return { budgetExceeded: true, changes: 0, warnings: 0 };
       const scope = scopeOf(run);
-      const facts = (await pageResults(pool, runId)).flatMap((p) => (p.result as unknown as PageResult | null)?.facts ?? []);
+      const facts = (await pageResults(pool, runId)).flatMap(
+        (p) => (p.result as unknown as PageResult | null)?.facts ?? [],
+      );
       let changes = 0;
       if (run.input.dry_run) {
         // The memory pipeline has no dry run: propose what the cheap dedupe cannot rule out.
@@ -265,7 +387,16 @@ export function createDreamingActivities(deps: ActivityDeps) {
         for (const fact of facts) {
           const hash = factHash(fact.content);
           if (await findCurrentByHash(pool, scope.tenantId, scope.userId, hash)) continue;
-          proposed.push({ changeKey: `memory:${hash}`, kind: 'memory', action: 'add', targetId: hash, after: { content: fact.content, category: fact.category }, sourceMessageIds: fact.message_ids, model: run.model, promptVersion: MOMENTS_PROMPT_VERSION });
+          proposed.push({
+            changeKey: `memory:${hash}`,
+            kind: 'memory',
+            action: 'add',
+            targetId: hash,
+            after: { content: fact.content, category: fact.category },
+            sourceMessageIds: fact.message_ids,
+            model: run.model,
+            promptVersion: MOMENTS_PROMPT_VERSION,
+          });
         }
         await recordChanges(pool, changeScope(run), proposed);
         changes = proposed.length;
@@ -274,7 +405,8 @@ export function createDreamingActivities(deps: ActivityDeps) {
           const marker = STEP.facts * 1000 - batch;
           if ((await getStep(pool, runId, marker))?.result) continue;
           const slice = facts.slice(batch * FACTS_PER_BATCH, (batch + 1) * FACTS_PER_BATCH);
-          const sources = (text: string) => slice.find((f) => f.content.trim().replace(/\s+/g, ' ') === text)?.message_ids ?? [];
+          const sources = (text: string) =>
+            slice.find((f) => f.content.trim().replace(/\s+/g, ' ') === text)?.message_ids ?? [];
           const outcome = await withHeartbeat((signal) =>
             rememberFacts(
               { pool, config, embedder: deps.embedder, models, log: deps.log },
@@ -295,14 +427,17 @@ export function createDreamingActivities(deps: ActivityDeps) {
               signal,
             ),
           );
-          if (outcome.usage.model_calls > 0) await addDreamUsage(pool, runId, outcome.usage, outcome.usage.model_calls);
+          if (outcome.usage.model_calls > 0)
+            await addDreamUsage(pool, runId, outcome.usage, outcome.usage.model_calls);
           changes += outcome.results.filter((r) => r.event !== 'NOOP').length;
         }
       }
       const result: DreamStepResult = { budgetExceeded: false, changes, warnings: 0 };
       await withTransaction(pool, async (tx) => {
         await saveStepResult(tx, runId, STEP.facts, result);
-        await appendRunEventsInTransaction(tx, runId, [progress(2, 'completed', { facts: facts.length, changes })]);
+        await appendRunEventsInTransaction(tx, runId, [
+          progress(2, 'completed', { facts: facts.length, changes }),
+        ]);
       });
       return result;
     },
@@ -314,7 +449,9 @@ export function createDreamingActivities(deps: ActivityDeps) {
       const run = await loadDreamRun(runId);
       if (overBudget(run)) return { budgetExceeded: true, changes: 0, warnings: 0 };
       const scope = scopeOf(run);
-      const pages = (await pageResults(pool, runId)).map((p) => p.result as unknown as PageResult | null);
+      const pages = (await pageResults(pool, runId)).map(
+        (p) => p.result as unknown as PageResult | null,
+      );
       const moments = pages
         .flatMap((p) => p?.moments ?? [])
         .sort((a, b) => a.starts_at.localeCompare(b.starts_at))
@@ -330,20 +467,38 @@ export function createDreamingActivities(deps: ActivityDeps) {
         `select id, filename from files where tenant_id = $1 and user_id = $2 and status = 'ready'
            and created_at > coalesce($3::timestamptz, '-infinity') and created_at <= $4::timestamptz
          order by created_at desc limit $5`,
-        [scope.tenantId, scope.userId, run.input.watermark_from ?? null, run.input.window_end, PROFILE_FILES],
+        [
+          scope.tenantId,
+          scope.userId,
+          run.input.watermark_from ?? null,
+          run.input.window_end,
+          PROFILE_FILES,
+        ],
       );
       const previous = await getUserProfile(pool, scope.tenantId, scope.userId);
-      const finish = async (result: DreamStepResult, events: NewRunEvent[], write?: (tx: pg.PoolClient) => Promise<void>) => {
+      const finish = async (
+        result: DreamStepResult,
+        events: NewRunEvent[],
+        write?: (tx: pg.PoolClient) => Promise<void>,
+      ) => {
         await withTransaction(pool, async (tx) => {
-          const current = await maybeOne<{ result: unknown }>(tx, 'select result from dream_pages where run_id = $1 and page = $2 for update', [runId, STEP.profile]);
+          const current = await maybeOne<{ result: unknown }>(
+            tx,
+            'select result from dream_pages where run_id = $1 and page = $2 for update',
+            [runId, STEP.profile],
+          );
           if (current?.result) return;
           await write?.(tx);
           await saveStepResult(tx, runId, STEP.profile, result);
-          await appendRunEventsInTransaction(tx, runId, [...events, progress(3, 'completed', { changes: result.changes })]);
+          await appendRunEventsInTransaction(tx, runId, [
+            ...events,
+            progress(3, 'completed', { changes: result.changes }),
+          ]);
         });
         return result;
       };
-      if (moments.length === 0 && files.length === 0) return finish({ budgetExceeded: false, changes: 0, warnings: 0 }, []);
+      if (moments.length === 0 && files.length === 0)
+        return finish({ budgetExceeded: false, changes: 0, warnings: 0 }, []);
 
       const answer = await withHeartbeat((signal) =>
         runJsonStep(chainOf(run), {
@@ -351,7 +506,14 @@ export function createDreamingActivities(deps: ActivityDeps) {
           user: {
             user_id: scope.userId,
             previous_profile: previous?.profile ?? null,
-            moments: moments.map((m) => ({ id: m.id, title: m.title, summary: m.summary, topics: m.topics, entities: m.entities, at: m.starts_at })),
+            moments: moments.map((m) => ({
+              id: m.id,
+              title: m.title,
+              summary: m.summary,
+              topics: m.topics,
+              entities: m.entities,
+              at: m.starts_at,
+            })),
             memories,
             files,
           },
@@ -363,13 +525,26 @@ export function createDreamingActivities(deps: ActivityDeps) {
       const warnings = answer.warnings.map((w) => `profile: ${w}`);
       if (!answer.value) {
         warnings.push('profile: skipped, the model gave no valid answer');
-        return finish({ budgetExceeded: false, changes: 0, warnings: warnings.length }, warningEvents(warnings));
+        return finish(
+          { budgetExceeded: false, changes: 0, warnings: warnings.length },
+          warningEvents(warnings),
+        );
       }
-      const known = new Set([...moments.map((m) => m.id), ...memories.map((m) => m.id), ...files.map((f) => f.id)]);
+      const known = new Set([
+        ...moments.map((m) => m.id),
+        ...memories.map((m) => m.id),
+        ...files.map((f) => f.id),
+      ]);
       const { profile, unknown } = checkEvidence(answer.value, known);
-      if (unknown.length) warnings.push(`profile: dropped ${unknown.length} evidence ids the model was not shown`);
+      if (unknown.length)
+        warnings.push(`profile: dropped ${unknown.length} evidence ids the model was not shown`);
       const evidence = evidenceOf(profile);
-      const sourcesOf = (ids: string[]) => [...new Set(moments.filter((m) => ids.includes(m.id)).flatMap((m) => m.source_message_ids))].slice(0, 200);
+      const sourcesOf = (ids: string[]) =>
+        [
+          ...new Set(
+            moments.filter((m) => ids.includes(m.id)).flatMap((m) => m.source_message_ids),
+          ),
+        ].slice(0, 200);
       const diffs = diffProfile(previous?.profile, profile);
       const changes: NewChange[] = diffs.map((d) => ({
         changeKey: `profile:${d.field}`,
@@ -383,10 +558,15 @@ export function createDreamingActivities(deps: ActivityDeps) {
         model: answer.model,
         promptVersion: PROFILE_PROMPT_VERSION,
       }));
-      return finish({ budgetExceeded: false, changes: changes.length, warnings: warnings.length }, warningEvents(warnings), async (tx) => {
-        if (!run.input.dry_run && changes.length > 0) await saveProfile(tx, scope, profile, evidence);
-        await recordChanges(tx, changeScope(run), changes);
-      });
+      return finish(
+        { budgetExceeded: false, changes: changes.length, warnings: warnings.length },
+        warningEvents(warnings),
+        async (tx) => {
+          if (!run.input.dry_run && changes.length > 0)
+            await saveProfile(tx, scope, profile, evidence);
+          await recordChanges(tx, changeScope(run), changes);
+        },
+      );
     },
 
     /** Affinity links from this run's moments to related moments and files (no model call). */
@@ -395,7 +575,9 @@ export function createDreamingActivities(deps: ActivityDeps) {
       if (done?.result) return done.result as unknown as DreamStepResult;
       const run = await loadDreamRun(runId);
       const scope = scopeOf(run);
-      const momentIds = (await pageResults(pool, runId)).flatMap((p) => (p.result as unknown as PageResult | null)?.moments.map((m) => m.id) ?? []);
+      const momentIds = (await pageResults(pool, runId)).flatMap(
+        (p) => (p.result as unknown as PageResult | null)?.moments.map((m) => m.id) ?? [],
+      );
       // A dry run stored no moments to link.
       const links = run.input.dry_run ? [] : await computeAffinity(pool, scope, momentIds);
       return withTransaction(pool, async (tx) => {
@@ -408,12 +590,21 @@ export function createDreamingActivities(deps: ActivityDeps) {
             kind: 'affinity',
             action: 'add',
             targetId: linkKey(l),
-            after: { source_id: l.sourceId, target_type: l.targetType, target_id: l.targetId, score: l.score, similarity: l.similarity, shared_entities: l.sharedEntities },
+            after: {
+              source_id: l.sourceId,
+              target_type: l.targetType,
+              target_id: l.targetId,
+              score: l.score,
+              similarity: l.similarity,
+              shared_entities: l.sharedEntities,
+            },
           })),
         );
         const result = { budgetExceeded: false, changes: fresh.length, warnings: 0 };
         await saveStepResult(tx, runId, STEP.affinity, result);
-        await appendRunEventsInTransaction(tx, runId, [progress(4, 'completed', { links: links.length, new_links: fresh.length })]);
+        await appendRunEventsInTransaction(tx, runId, [
+          progress(4, 'completed', { links: links.length, new_links: fresh.length }),
+        ]);
         return result;
       });
     },
@@ -432,20 +623,51 @@ export function createDreamingActivities(deps: ActivityDeps) {
       await withTransaction(pool, async (tx) => {
         const run = (await loadRun(tx, input.runId)) as unknown as DreamRunRow;
         if (input.status === 'succeeded' && !run.input.dry_run && run.input.user_id) {
-          await advanceWatermark(tx, run.tenant_id, run.input.user_id, run.input.window_end, run.id);
+          await advanceWatermark(
+            tx,
+            run.tenant_id,
+            run.input.user_id,
+            run.input.window_end,
+            run.id,
+          );
         }
-        const finished = (await finishRun(tx, input.runId, { status: input.status, error: input.error ?? null })) as unknown as DreamRunRow | undefined;
+        const finished = (await finishRun(tx, input.runId, {
+          status: input.status,
+          error: input.error ?? null,
+        })) as unknown as DreamRunRow | undefined;
         if (!finished) return;
         const events: NewRunEvent[] = [];
         if (input.error) events.push({ type: 'error', data: input.error });
-        events.push({ type: 'usage', data: { prompt_tokens: finished.usage.prompt_tokens ?? 0, completion_tokens: finished.usage.completion_tokens ?? 0, total_tokens: finished.usage.total_tokens ?? 0 } });
-        events.push({ type: 'done', data: { reason: input.reason, message_id: null, dry_run: run.input.dry_run, changes: await changeCounts(tx, run.id) } });
+        events.push({
+          type: 'usage',
+          data: {
+            prompt_tokens: finished.usage.prompt_tokens ?? 0,
+            completion_tokens: finished.usage.completion_tokens ?? 0,
+            total_tokens: finished.usage.total_tokens ?? 0,
+          },
+        });
+        events.push({
+          type: 'done',
+          data: {
+            reason: input.reason,
+            message_id: null,
+            dry_run: run.input.dry_run,
+            changes: await changeCounts(tx, run.id),
+          },
+        });
         await appendRunEventsInTransaction(tx, run.id, events);
       });
     },
 
     /** The fan-out's own run (kind `dream`, no user), created once per workflow. */
-    async beginDreamAll(input: { tenantId: string; workflowId: string; windowEnd: string; runId?: string; dryRun?: boolean; tokenBudget?: number }): Promise<string> {
+    async beginDreamAll(input: {
+      tenantId: string;
+      workflowId: string;
+      windowEnd: string;
+      runId?: string;
+      dryRun?: boolean;
+      tokenBudget?: number;
+    }): Promise<string> {
       const run = input.runId
         ? await loadDreamRun(input.runId)
         : await ensureDreamRun(pool, {
@@ -453,27 +675,63 @@ export function createDreamingActivities(deps: ActivityDeps) {
             tenantId: input.tenantId,
             workflowId: input.workflowId,
             model: config.dreaming.model ?? models.defaultModel,
-            input: { user_id: null, window_end: input.windowEnd, dry_run: input.dryRun ?? false, token_budget: input.tokenBudget ?? config.dreaming.tokenBudget },
+            input: {
+              user_id: null,
+              window_end: input.windowEnd,
+              dry_run: input.dryRun ?? false,
+              token_budget: input.tokenBudget ?? config.dreaming.tokenBudget,
+            },
           });
       await withTransaction(pool, async (tx) => {
         await markRunRunning(tx, run.id);
-        const fresh = await maybeOne(tx, 'select 1 from runs where id = $1 and last_seq = 0 for update', [run.id]);
-        if (fresh) await appendRunEventsInTransaction(tx, run.id, [{ type: 'run.started', data: { run_id: run.id, kind: 'dream', window_end: input.windowEnd } }]);
+        const fresh = await maybeOne(
+          tx,
+          'select 1 from runs where id = $1 and last_seq = 0 for update',
+          [run.id],
+        );
+        if (fresh)
+          await appendRunEventsInTransaction(tx, run.id, [
+            {
+              type: 'run.started',
+              data: { run_id: run.id, kind: 'dream', window_end: input.windowEnd },
+            },
+          ]);
       });
       return run.id;
     },
 
     /** Users with messages or files since their watermark, a page at a time; the others cost nothing. */
-    async listDreamUsers(input: { tenantId: string; windowEnd: string; after: string | null; limit: number }): Promise<{ userIds: string[]; next: string | null }> {
-      const userIds = await usersWithNewActivity(pool, input.tenantId, input.windowEnd, { after: input.after, limit: input.limit });
+    async listDreamUsers(input: {
+      tenantId: string;
+      windowEnd: string;
+      after: string | null;
+      limit: number;
+    }): Promise<{ userIds: string[]; next: string | null }> {
+      const userIds = await usersWithNewActivity(pool, input.tenantId, input.windowEnd, {
+        after: input.after,
+        limit: input.limit,
+      });
       return { userIds, next: userIds.length === input.limit ? userIds[userIds.length - 1] : null };
     },
 
-    async reportDreamAllProgress(input: { runId: string; userId: string; status: string; done: number; found: number }): Promise<void> {
+    async reportDreamAllProgress(input: {
+      runId: string;
+      userId: string;
+      status: string;
+      done: number;
+      found: number;
+    }): Promise<void> {
       await appendRunEvents(pool, input.runId, [
         {
           type: 'progress',
-          data: { step: input.done, total_steps: input.found, label: `Dreamt user ${input.userId}`, status: 'completed', user_id: input.userId, outcome: input.status },
+          data: {
+            step: input.done,
+            total_steps: input.found,
+            label: `Dreamt user ${input.userId}`,
+            status: 'completed',
+            user_id: input.userId,
+            outcome: input.status,
+          },
         },
       ]);
     },
@@ -482,18 +740,36 @@ export function createDreamingActivities(deps: ActivityDeps) {
       await withTransaction(pool, async (tx) => {
         const finished = await finishRun(tx, input.runId, { status: 'succeeded' });
         if (!finished) return;
-        await appendRunEventsInTransaction(tx, input.runId, [{ type: 'done', data: { reason: 'completed', message_id: null, users: input.users, failed: input.failed } }]);
+        await appendRunEventsInTransaction(tx, input.runId, [
+          {
+            type: 'done',
+            data: {
+              reason: 'completed',
+              message_id: null,
+              users: input.users,
+              failed: input.failed,
+            },
+          },
+        ]);
       });
     },
   };
 }
 
 function summarise(result: PageResult): DreamStepResult {
-  return { budgetExceeded: false, changes: result.moments.length, warnings: result.warnings.length };
+  return {
+    budgetExceeded: false,
+    changes: result.moments.length,
+    warnings: result.warnings.length,
+  };
 }
 
 /** Change-log entries for what the memory pipeline did (NOOPs change nothing). */
-function memoryChanges(results: MemoryResult[], sources: (text: string) => string[], model: string | null): NewChange[] {
+function memoryChanges(
+  results: MemoryResult[],
+  sources: (text: string) => string[],
+  model: string | null,
+): NewChange[] {
   const changes: NewChange[] = [];
   for (const r of results) {
     if (r.event === 'NOOP' || !r.id) continue;

@@ -11,6 +11,7 @@ import { footprint } from './scenarios/footprint';
 import { health } from './scenarios/health';
 import { throughput } from './scenarios/throughput';
 import { ttft } from './scenarios/ttft';
+import { run as runDreaming } from './dreaming';
 
 /** In run order: footprint last, since it reports memory after the others. */
 const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = {
@@ -19,7 +20,19 @@ const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = {
   health,
   ingest,
   footprint,
+  dreaming,
 };
+
+/** `dreaming` (bench/dreaming.ts) on the bench's stack, as report rows. */
+async function dreaming(bench: Bench): Promise<Row[]> {
+  const r = await runDreaming({ quick: bench.profile.name === 'quick', stack: bench.stack });
+  const once = (v: number) => ({ min: v, median: v, max: v });
+  const ok = r.status === 'succeeded';
+  return [
+    { scenario: 'dreaming', metric: `wall time, ${String(r.messages)} messages`, unit: 'ms', reverie: once(Number(r.wall_ms)), target: '≤ 10000 ms', pass: ok && Number(r.wall_ms) <= 10_000 },
+    { scenario: 'dreaming', metric: 'model calls per 50 messages', unit: 'calls', reverie: once(Number(r.llm_calls_per_50_messages)), target: '≤ 1', pass: ok && Number(r.llm_calls_per_50_messages) <= 1 },
+  ];
+}
 
 const USAGE = `usage: npm run bench -- [--quick] [--strict] [${Object.keys(SCENARIOS).join('|')} ...]
   --quick   small workloads, about 2-3 minutes

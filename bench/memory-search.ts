@@ -38,6 +38,9 @@ export interface MemoryBenchOptions {
 const HEAVY_USER = 'heavy';
 const SMALL_USERS = 100;
 const CENTROIDS = 500;
+const NOISE_VECTORS = 2000;
+/** Spread of a memory around its centroid (per dimension, centroids span 1). */
+const NOISE = 0.35;
 const EF_VALUES = [40, 100, 200];
 
 export async function run(options: MemoryBenchOptions): Promise<Record<string, unknown>> {
@@ -82,27 +85,38 @@ async function searchBench(
     // The production table's columns and defaults, at this dimension, without its foreign keys.
     await client.query(`create table memories (like public.memories including defaults)`);
     await client.query(`alter table memories alter column embedding type vector(${o.dim})`);
-    await client.query('select setseed(0.42)');
-    await client.query(
-      `create temporary table centroids as
-       select c, array(select random()::real - 0.5 from generate_series(1, $1) where c > 0) as v
-       from generate_series(1, $2) c`,
-      [o.dim, CENTROIDS],
-    );
-    const batch = 5000;
+    // Centroids and a pool of noise vectors, from a seeded PRNG; each memory is
+    // normalise(centroid + noise) for a pair picked by hashing its number.
+    const random = seededRandom(o.dim);
+    const draw = (scale: number) => Array.from({ length: o.dim }, () => (random() - 0.5) * scale);
+    const centroids = Array.from({ length: CENTROIDS }, () => draw(1));
+    await client.query('create temporary table centroids (c int primary key, v vector)');
+    await client.query('create temporary table noise (n int primary key, v vector)');
+    for (const [table, vectors] of [
+      ['centroids', centroids],
+      ['noise', Array.from({ length: NOISE_VECTORS }, () => draw(NOISE))],
+    ] as const) {
+      for (let i = 0; i < vectors.length; i += 250) {
+        const slice = vectors.slice(i, i + 250).map(toVectorLiteral);
+        await client.query(
+          `insert into ${table} select i - 1 + $2, v::vector from unnest($1::text[]) with ordinality as t(v, i)`,
+          [slice, i],
+        );
+      }
+    }
+    const batch = 20_000;
     for (let start = 0; start < o.memories; start += batch) {
       // Half the memories belong to one heavy user (the HNSW path), half to 100 others;
       // one in twenty is a superseded version the filter must skip.
       await client.query(
         `insert into memories (id, tenant_id, user_id, content, content_hash, embedding, valid_to)
-         select gen_random_uuid(), $1, case when i % 2 = 0 then $2 else 'u' || (i % ${SMALL_USERS}) end,
-                'memory ' || i, md5(i::text),
-                l2_normalize(array(select c.v[d] + (random()::real - 0.5) * 0.35
-                                   from generate_series(1, $3) d)::vector),
-                case when i % 20 = 1 then now() end
-         from generate_series($4::int, $5::int) i
-         join centroids c on c.c = 1 + (hashint4(i) & 2147483647) % ${CENTROIDS}`,
-        [DEFAULT_TENANT_ID, HEAVY_USER, o.dim, start, Math.min(start + batch, o.memories) - 1],
+         select gen_random_uuid(), $1, case when i % 2 = 0 then $2 else 'u' || ((i / 2) % ${SMALL_USERS}) end,
+                'memory ' || i, md5(i::text), l2_normalize(c.v + n.v),
+                case when (hashint4(i + 104729) & 2147483647) % 20 = 0 then now() end
+         from generate_series($3::int, $4::int) i
+         join centroids c on c.c = (hashint4(i) & 2147483647) % ${CENTROIDS}
+         join noise n on n.n = (hashint4(i + 7919) & 2147483647) % ${NOISE_VECTORS}`,
+        [DEFAULT_TENANT_ID, HEAVY_USER, start, Math.min(start + batch, o.memories) - 1],
       );
     }
     const loaded = Date.now();
@@ -110,21 +124,18 @@ async function searchBench(
     await client.query('set max_parallel_maintenance_workers = 3');
     await client.query('create index on memories using hnsw (embedding vector_cosine_ops)');
     await client.query('create index on memories (tenant_id, user_id) where valid_to is null');
-    await client.query('analyze memories');
+    await client.query('vacuum analyze memories');
     const indexed = Date.now();
     o.log(
       `${o.dim}-d: ${o.memories} memories loaded in ${((loaded - t0) / 1000).toFixed(1)} s, HNSW built in ${((indexed - loaded) / 1000).toFixed(1)} s`,
     );
 
     // Queries: fresh points near random centroids (deterministic).
-    const random = seededRandom(o.dim);
-    const centroidRows = (await client.query<{ v: number[] }>('select v from centroids order by c'))
-      .rows;
     const queryVectors = Array.from({ length: o.queries }, () => {
-      const c = centroidRows[Math.floor(random() * centroidRows.length)].v;
-      const v = c.map((x) => x + (random() - 0.5) * 0.35);
-      const n = Math.hypot(...v);
-      return v.map((x) => x / n);
+      const c = centroids[Math.floor(random() * centroids.length)];
+      const v = c.map((x) => x + (random() - 0.5) * NOISE);
+      const norm = Math.hypot(...v);
+      return v.map((x) => x / norm);
     });
 
     const out: Record<string, unknown> = {
@@ -161,7 +172,7 @@ async function searchBench(
           });
           latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
           const truth = new Set(exact[i]);
-          recall += hits.filter((h) => truth.has(h.id)).length / Math.max(1, truth.size);
+          recall += truth.size === 0 ? 1 : hits.filter((h) => truth.has(h.id)).length / truth.size;
         }
         const key = `${prefix}_${label}_ef${ef}`;
         const p50 = round(percentile(latencies, 50));
@@ -170,7 +181,9 @@ async function searchBench(
         out[`${key}_p50_ms`] = p50;
         out[`${key}_p95_ms`] = p95;
         out[`${key}_recall_at_10`] = recallAt10;
-        o.log(`${o.dim}-d ${label} ef_search=${ef}: p50 ${p50} ms, p95 ${p95} ms, recall@10 ${recallAt10}`);
+        o.log(
+          `${o.dim}-d ${label} ef_search=${ef}: p50 ${p50} ms, p95 ${p95} ms, recall@10 ${recallAt10}`,
+        );
       }
     }
     return out;

@@ -75,7 +75,12 @@ export function dreamAllWorkflowId(tenantId: string, windowEnd?: string): string
  * again; the watermark moves only once everything is persisted.
  */
 export async function dreamingWorkflow(input: DreamingWorkflowInput): Promise<DreamOutcome> {
-  const progress: DreamProgress = { runId: input.runId ?? null, stage: 'planning', pages: 0, pagesDone: 0 };
+  const progress: DreamProgress = {
+    runId: input.runId ?? null,
+    stage: 'planning',
+    pages: 0,
+    pagesDone: 0,
+  };
   setHandler(getDreamProgressQuery, () => progress);
 
   const plan = await bookkeeping.beginDream({
@@ -106,7 +111,8 @@ export async function dreamingWorkflow(input: DreamingWorkflowInput): Promise<Dr
     const concurrency = Math.max(1, input.pageConcurrency ?? 4);
     for (let first = 0; first < plan.pages && !overBudget; first += concurrency) {
       const batch: number[] = [];
-      for (let page = first; page < Math.min(plan.pages, first + concurrency); page++) batch.push(page);
+      for (let page = first; page < Math.min(plan.pages, first + concurrency); page++)
+        batch.push(page);
       const results = await Promise.all(batch.map((page) => model.dreamPage({ runId, page })));
       progress.pagesDone += batch.length;
       overBudget = results.some((r) => r.budgetExceeded);
@@ -124,7 +130,11 @@ export async function dreamingWorkflow(input: DreamingWorkflowInput): Promise<Dr
         runId,
         status: 'interrupted',
         reason: 'token_budget',
-        error: { code: 'token_budget_exceeded', message: 'the run reached its token budget; its changes so far are kept, the watermark is not moved' },
+        error: {
+          code: 'token_budget_exceeded',
+          message:
+            'the run reached its token budget; its changes so far are kept, the watermark is not moved',
+        },
       });
       return outcome('interrupted');
     }
@@ -156,8 +166,19 @@ export interface DreamAllWorkflowInput {
   /** Users dreamt at once. @default 4 */
   concurrency?: number;
   pageConcurrency?: number;
+  /**
+   * Tag children with TenantId/UserId/RunKind. @default true (off only where the
+   * server knows no custom search attributes, e.g. the time-skipping test server)
+   */
+  searchAttributes?: boolean;
   /** State carried across continue-as-new. */
-  carried?: { runId: string; windowEnd: string; cursor: string | null; users: number; failed: number };
+  carried?: {
+    runId: string;
+    windowEnd: string;
+    cursor: string | null;
+    users: number;
+    failed: number;
+  };
 }
 
 export interface DreamAllOutcome {
@@ -175,7 +196,8 @@ const USERS_PER_PAGE = 100;
  * without new activity never get a child (one indexed query finds the others).
  */
 export async function dreamAllWorkflow(input: DreamAllWorkflowInput): Promise<DreamAllOutcome> {
-  const windowEnd = input.carried?.windowEnd ?? input.windowEnd ?? workflowInfo().startTime.toISOString();
+  const windowEnd =
+    input.carried?.windowEnd ?? input.windowEnd ?? workflowInfo().startTime.toISOString();
   const runId =
     input.carried?.runId ??
     (await bookkeeping.beginDreamAll({
@@ -207,11 +229,14 @@ export async function dreamAllWorkflow(input: DreamAllWorkflowInput): Promise<Dr
             parentRunId: runId,
           },
         ],
-        typedSearchAttributes: [
-          { key: TENANT_ID, value: input.tenantId },
-          { key: USER_ID, value: userId },
-          { key: RUN_KIND, value: 'dream' },
-        ],
+        typedSearchAttributes:
+          input.searchAttributes === false
+            ? []
+            : [
+                { key: TENANT_ID, value: input.tenantId },
+                { key: USER_ID, value: userId },
+                { key: RUN_KIND, value: 'dream' },
+              ],
       });
       status = result.status;
     } catch {
@@ -223,7 +248,12 @@ export async function dreamAllWorkflow(input: DreamAllWorkflowInput): Promise<Dr
   };
 
   for (;;) {
-    const page = await bookkeeping.listDreamUsers({ tenantId: input.tenantId, windowEnd, after: cursor, limit: USERS_PER_PAGE });
+    const page = await bookkeeping.listDreamUsers({
+      tenantId: input.tenantId,
+      windowEnd,
+      after: cursor,
+      limit: USERS_PER_PAGE,
+    });
     const found = users + page.userIds.length;
     const running = new Set<Promise<void>>();
     for (const userId of page.userIds) {
@@ -235,7 +265,10 @@ export async function dreamAllWorkflow(input: DreamAllWorkflowInput): Promise<Dr
     cursor = page.next;
     if (!cursor) break;
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 10_000) {
-      await continueAsNew<typeof dreamAllWorkflow>({ ...input, carried: { runId, windowEnd, cursor, users, failed } });
+      await continueAsNew<typeof dreamAllWorkflow>({
+        ...input,
+        carried: { runId, windowEnd, cursor, users, failed },
+      });
     }
   }
   await bookkeeping.finishDreamAll({ runId, users, failed });

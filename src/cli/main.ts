@@ -11,6 +11,8 @@ import { runDev } from './dev';
 import { runIngest } from './ingest';
 import { runSearch } from './search';
 import { runMemories } from './memories';
+import { runDream } from './dream';
+import { runSchedule } from './schedule';
 
 const USAGE = `usage: reverie <command>
 
@@ -22,6 +24,8 @@ commands:
   memories  list, search or clear a user's memories (reverie memories --help)
   ingest    upload files with a progress bar per file (reverie ingest PATH...)
   search    search files, memories, moments and messages (reverie search QUERY)
+  dream     start a dreaming run for a user (reverie dream --user U [--now])
+  schedule  show or change the tenant's dreaming schedule (reverie schedule show|set|pause|resume)
 `;
 
 /** Entry point of the `reverie` command; resolves to the exit code. */
@@ -65,6 +69,10 @@ export async function main(argv: string[]): Promise<number> {
         return await runIngest(argv.slice(argv.indexOf('ingest') + 1), config);
       case 'search':
         return await runSearch(argv.slice(argv.indexOf('search') + 1), config);
+      case 'dream':
+        return await runDream(argv.slice(argv.indexOf('dream') + 1), config);
+      case 'schedule':
+        return await runSchedule(argv.slice(argv.indexOf('schedule') + 1), config);
       default:
         process.stdout.write(USAGE);
         return command ? 2 : 0;

@@ -107,7 +107,10 @@ export async function runMemories(
         limit: limit ?? 10,
       });
     } else {
-      result = await call('DELETE', `/memories?${new URLSearchParams({ user_id: user }).toString()}`);
+      result = await call(
+        'DELETE',
+        `/memories?${new URLSearchParams({ user_id: user }).toString()}`,
+      );
     }
     if (values.json) {
       io.out.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -90,7 +90,8 @@ export async function computeAffinity(
         .slice(0, perMoment)
         .forEach(({ c, s }) => {
           // A moment pair is stored once, from the smaller id.
-          const [from, to] = type === 'moment' && c.id < source.id ? [c.id, source.id] : [source.id, c.id];
+          const [from, to] =
+            type === 'moment' && c.id < source.id ? [c.id, source.id] : [source.id, c.id];
           links.set(`${from}:${type}:${to}`, {
             sourceId: from,
             targetType: type,
@@ -125,7 +126,12 @@ export async function upsertAffinity(
   links: AffinityLink[],
 ): Promise<AffinityLink[]> {
   if (links.length === 0) return [];
-  const rows = await many<{ source_id: string; target_type: string; target_id: string; inserted: boolean }>(
+  const rows = await many<{
+    source_id: string;
+    target_type: string;
+    target_id: string;
+    inserted: boolean;
+  }>(
     tx,
     `insert into affinity_links (tenant_id, user_id, source_type, source_id, target_type, target_id, score,
                                  similarity, shared_entities, run_id)
@@ -149,7 +155,9 @@ export async function upsertAffinity(
       links.map((l) => JSON.stringify(l.sharedEntities)),
     ],
   );
-  const fresh = new Set(rows.filter((r) => r.inserted).map((r) => `${r.source_id}:${r.target_type}:${r.target_id}`));
+  const fresh = new Set(
+    rows.filter((r) => r.inserted).map((r) => `${r.source_id}:${r.target_type}:${r.target_id}`),
+  );
   return links.filter((l) => fresh.has(`${l.sourceId}:${l.targetType}:${l.targetId}`));
 }
 

@@ -5,7 +5,12 @@ import type { Pool } from '../db/pool';
 import { deleteRun, findRunByIdempotencyKey, insertRun, type RunRow } from '../db/runs';
 import { sqlState, UNIQUE_VIOLATION } from '../db/sql';
 import { ConflictError, UnavailableError } from '../errors';
-import { dreamAllWorkflow, dreamAllWorkflowId, dreamingWorkflow, dreamWorkflowId } from '../../workflows/dreaming.workflow';
+import {
+  dreamAllWorkflow,
+  dreamAllWorkflowId,
+  dreamingWorkflow,
+  dreamWorkflowId,
+} from '../../workflows/dreaming.workflow';
 import { RUN_KIND, TENANT_ID, USER_ID } from '../../workflows/search-attributes';
 import type { DreamRunInput } from './dream-store';
 
@@ -35,13 +40,19 @@ export async function startDreamRun(
     const existing = await findRunByIdempotencyKey(deps.pool, req.tenantId, req.idempotencyKey);
     if (existing) {
       if (existing.request_hash !== requestHash) {
-        throw new ConflictError('idempotency_conflict', 'this Idempotency-Key was used with a different request', { run_id: existing.id });
+        throw new ConflictError(
+          'idempotency_conflict',
+          'this Idempotency-Key was used with a different request',
+          { run_id: existing.id },
+        );
       }
       return { run: existing, created: false };
     }
   }
   const windowEnd = (req.windowEnd ?? new Date()).toISOString();
-  const workflowId = req.userId ? dreamWorkflowId(req.tenantId, req.userId, windowEnd) : dreamAllWorkflowId(req.tenantId, windowEnd);
+  const workflowId = req.userId
+    ? dreamWorkflowId(req.tenantId, req.userId, windowEnd)
+    : dreamAllWorkflowId(req.tenantId, windowEnd);
   const input: DreamRunInput = {
     user_id: req.userId,
     window_end: windowEnd,
@@ -80,21 +91,45 @@ export async function startDreamRun(
       await deps.temporal.workflow.start(dreamingWorkflow, {
         workflowId,
         taskQueue,
-        args: [{ tenantId: req.tenantId, userId: req.userId, windowEnd, runId: run.id, dryRun: req.dryRun, tokenBudget: input.token_budget, pageConcurrency: deps.config.dreaming.pageConcurrency }],
+        args: [
+          {
+            tenantId: req.tenantId,
+            userId: req.userId,
+            windowEnd,
+            runId: run.id,
+            dryRun: req.dryRun,
+            tokenBudget: input.token_budget,
+            pageConcurrency: deps.config.dreaming.pageConcurrency,
+          },
+        ],
         typedSearchAttributes: [...attributes, { key: USER_ID, value: req.userId }],
       });
     } else {
       await deps.temporal.workflow.start(dreamAllWorkflow, {
         workflowId,
         taskQueue,
-        args: [{ tenantId: req.tenantId, windowEnd, runId: run.id, dryRun: req.dryRun, tokenBudget: input.token_budget, concurrency: deps.config.dreaming.userConcurrency, pageConcurrency: deps.config.dreaming.pageConcurrency }],
+        args: [
+          {
+            tenantId: req.tenantId,
+            windowEnd,
+            runId: run.id,
+            dryRun: req.dryRun,
+            tokenBudget: input.token_budget,
+            concurrency: deps.config.dreaming.userConcurrency,
+            pageConcurrency: deps.config.dreaming.pageConcurrency,
+          },
+        ],
         typedSearchAttributes: attributes,
       });
     }
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return { run, created: false };
     await deleteRun(deps.pool, run.id).catch(() => undefined);
-    throw new UnavailableError('could not start the dreaming run: Temporal is unavailable', undefined, err);
+    throw new UnavailableError(
+      'could not start the dreaming run: Temporal is unavailable',
+      undefined,
+      err,
+    );
   }
   return { run, created: true };
 }

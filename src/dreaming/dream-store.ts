@@ -124,11 +124,19 @@ export interface StepRow {
 export const STEP = { facts: -1, profile: -2, affinity: -3 } as const;
 
 export function getStep(db: Queryable, runId: string, page: number): Promise<StepRow | undefined> {
-  return maybeOne<StepRow>(db, 'select * from dream_pages where run_id = $1 and page = $2', [runId, page]);
+  return maybeOne<StepRow>(db, 'select * from dream_pages where run_id = $1 and page = $2', [
+    runId,
+    page,
+  ]);
 }
 
 /** Store a stage's result once; a retry that finds it keeps the first. */
-export async function saveStepResult(db: Queryable, runId: string, page: number, result: object): Promise<void> {
+export async function saveStepResult(
+  db: Queryable,
+  runId: string,
+  page: number,
+  result: object,
+): Promise<void> {
   await db.query(
     `insert into dream_pages (run_id, page, episodes, message_count, result) values ($1, $2, '[]', 0, $3)
      on conflict (run_id, page) do update set result = coalesce(dream_pages.result, excluded.result)`,
@@ -138,7 +146,11 @@ export async function saveStepResult(db: Queryable, runId: string, page: number,
 
 /** Results of every page of a run, in page order. */
 export function pageResults(db: Queryable, runId: string): Promise<StepRow[]> {
-  return many<StepRow>(db, 'select * from dream_pages where run_id = $1 and page >= 0 order by page', [runId]);
+  return many<StepRow>(
+    db,
+    'select * from dream_pages where run_id = $1 and page >= 0 order by page',
+    [runId],
+  );
 }
 
 export interface DreamingState {
@@ -146,7 +158,11 @@ export interface DreamingState {
   last_run_id: string | null;
 }
 
-export async function getDreamingState(db: Queryable, tenantId: string, userId: string): Promise<DreamingState> {
+export async function getDreamingState(
+  db: Queryable,
+  tenantId: string,
+  userId: string,
+): Promise<DreamingState> {
   return (
     (await maybeOne<DreamingState>(
       db,
@@ -174,8 +190,13 @@ export async function advanceWatermark(
 }
 
 /** The run of a dreaming workflow, if it was created already. */
-export function findDreamRunByWorkflow(db: Queryable, workflowId: string): Promise<DreamRunRow | undefined> {
-  return maybeOne<DreamRunRow>(db, `select * from runs where workflow_id = $1 and kind = 'dream'`, [workflowId]);
+export function findDreamRunByWorkflow(
+  db: Queryable,
+  workflowId: string,
+): Promise<DreamRunRow | undefined> {
+  return maybeOne<DreamRunRow>(db, `select * from runs where workflow_id = $1 and kind = 'dream'`, [
+    workflowId,
+  ]);
 }
 
 /** Create the run of a dreaming workflow once (schedules start workflows, not runs). */
@@ -190,7 +211,12 @@ export async function ensureDreamRun(
      on conflict (workflow_id) where kind = 'dream' do nothing returning *`,
     [run.id, run.tenantId, run.input.user_id, run.model, JSON.stringify(run.input), run.workflowId],
   );
-  return inserted ?? one<DreamRunRow>(db, `select * from runs where workflow_id = $1 and kind = 'dream'`, [run.workflowId]);
+  return (
+    inserted ??
+    one<DreamRunRow>(db, `select * from runs where workflow_id = $1 and kind = 'dream'`, [
+      run.workflowId,
+    ])
+  );
 }
 
 /** Users of a tenant with messages or files in (watermark, windowEnd], after `after`, in id order. */
@@ -244,7 +270,10 @@ export async function addDreamUsage(
 }
 
 /** `{kind: {action: n}}` of a run's changes, for its `done` event. */
-export async function changeCounts(db: Queryable, runId: string): Promise<Record<string, Record<string, number>>> {
+export async function changeCounts(
+  db: Queryable,
+  runId: string,
+): Promise<Record<string, Record<string, number>>> {
   const rows = await many<{ kind: string; action: string; n: number }>(
     db,
     'select kind, action, count(*)::int as n from dreaming_changes where run_id = $1 group by kind, action order by kind, action',

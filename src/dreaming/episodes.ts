@@ -51,7 +51,9 @@ export function segmentEpisodes(messages: MessageMeta[], options: SegmentOptions
   }
   const episodes: { episode: Episode; startsAt: number; firstId: string }[] = [];
   for (const list of bySession.values()) {
-    list.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || a.id.localeCompare(b.id));
+    list.sort(
+      (a, b) => a.created_at.getTime() - b.created_at.getTime() || a.id.localeCompare(b.id),
+    );
     let current: Episode | undefined;
     let last = 0;
     for (const m of list) {
@@ -77,7 +79,11 @@ export function packPages(episodes: Episode[], options: PackOptions): Page[] {
   let chars = 0;
   for (const episode of episodes) {
     const n = episode.message_ids.length;
-    if (!page || page.messageCount + n > options.maxPageMessages || (page.messageCount > 0 && chars + episode.chars > maxChars)) {
+    if (
+      !page ||
+      page.messageCount + n > options.maxPageMessages ||
+      (page.messageCount > 0 && chars + episode.chars > maxChars)
+    ) {
       page = { episodes: [], messageCount: 0 };
       chars = 0;
       pages.push(page);

@@ -61,7 +61,10 @@ export async function runJsonStep<S extends z.ZodType>(
     const problem = check(request.schema, answer.content);
     if (problem.ok) return { value: problem.value, warnings, usage: total, calls, model };
     warnings.push(`attempt ${attempt}: ${problem.message}`);
-    messages.push({ role: 'assistant', content: answer.content }, { role: 'user', content: correctionPrompt(problem.message) });
+    messages.push(
+      { role: 'assistant', content: answer.content },
+      { role: 'user', content: correctionPrompt(problem.message) },
+    );
   }
   return { value: undefined, warnings, usage: total, calls, model };
 }
@@ -78,7 +81,9 @@ function check<S extends z.ZodType>(
   }
   const parsed = schema.safeParse(json);
   if (parsed.success) return { ok: true, value: parsed.data };
-  const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const issues = parsed.error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
   return { ok: false, message: issues.join('; ') };
 }
 
@@ -109,7 +114,11 @@ async function complete(
       );
       const content = res.choices[0]?.message?.content ?? '';
       const usage = res.usage
-        ? { prompt_tokens: res.usage.prompt_tokens, completion_tokens: res.usage.completion_tokens, total_tokens: res.usage.total_tokens }
+        ? {
+            prompt_tokens: res.usage.prompt_tokens,
+            completion_tokens: res.usage.completion_tokens,
+            total_tokens: res.usage.total_tokens,
+          }
         : estimateUsage(messages, content);
       return { content, usage, model: target.model };
     } catch (err) {

@@ -17,7 +17,11 @@ export interface PageMessage {
 }
 
 /** The messages of a page, by id, in the tenant. */
-export function loadMessages(db: Queryable, tenantId: string, ids: string[]): Promise<PageMessage[]> {
+export function loadMessages(
+  db: Queryable,
+  tenantId: string,
+  ids: string[],
+): Promise<PageMessage[]> {
   return many<PageMessage>(
     db,
     `select id, session_id, role, content, created_at from messages
@@ -27,11 +31,17 @@ export function loadMessages(db: Queryable, tenantId: string, ids: string[]): Pr
 }
 
 /** The user message of a moments step: each episode labelled `e1`, `e2`, … with its messages. */
-export function momentsPromptInput(userId: string, episodes: Episode[], messages: Map<string, PageMessage>) {
+export function momentsPromptInput(
+  userId: string,
+  episodes: Episode[],
+  messages: Map<string, PageMessage>,
+) {
   return {
     user_id: userId,
     episodes: episodes.map((e, i) => {
-      const list = e.message_ids.map((id) => messages.get(id)).filter((m): m is PageMessage => m !== undefined);
+      const list = e.message_ids
+        .map((id) => messages.get(id))
+        .filter((m): m is PageMessage => m !== undefined);
       return {
         episode: `e${i + 1}`,
         started_at: list[0]?.created_at.toISOString(),
@@ -180,6 +190,11 @@ function sameMoment(a: MomentSnapshot, b: MomentSnapshot): boolean {
 }
 
 /** The text a moment is embedded (and searched) by. */
-export function momentText(m: { title: string; summary: string; topics: string[]; entities: string[] }): string {
+export function momentText(m: {
+  title: string;
+  summary: string;
+  topics: string[];
+  entities: string[];
+}): string {
   return `${m.title}\n${m.summary}\n${[...m.topics, ...m.entities].join(', ')}`;
 }

@@ -14,7 +14,11 @@ export interface UserProfileRow {
   updated_at: Date;
 }
 
-export function getUserProfile(db: Queryable, tenantId: string, userId: string): Promise<UserProfileRow | undefined> {
+export function getUserProfile(
+  db: Queryable,
+  tenantId: string,
+  userId: string,
+): Promise<UserProfileRow | undefined> {
   return maybeOne<UserProfileRow>(
     db,
     'select * from user_profiles where tenant_id = $1 and user_id = $2',
@@ -26,15 +30,20 @@ export function getUserProfile(db: Queryable, tenantId: string, userId: string):
  * Keep only evidence ids the model was shown; an entry left without evidence
  * stays (the model may summarise), its unknown ids are reported.
  */
-export function checkEvidence(answer: ProfileAnswer, known: Set<string>): { profile: ProfileAnswer; unknown: string[] } {
+export function checkEvidence(
+  answer: ProfileAnswer,
+  known: Set<string>,
+): { profile: ProfileAnswer; unknown: string[] } {
   const unknown: string[] = [];
-  const profile = { ...answer } as ProfileAnswer;
+  const profile = { ...answer };
   for (const field of PROFILE_LIST_FIELDS) {
-    (profile[field] as { evidence: string[] }[]) = (answer[field] as { evidence: string[] }[]).map((entry) => {
-      const evidence = entry.evidence.filter((id) => known.has(id));
-      unknown.push(...entry.evidence.filter((id) => !known.has(id)));
-      return { ...entry, evidence };
-    });
+    (profile[field] as { evidence: string[] }[]) = (answer[field] as { evidence: string[] }[]).map(
+      (entry) => {
+        const evidence = entry.evidence.filter((id) => known.has(id));
+        unknown.push(...entry.evidence.filter((id) => !known.has(id)));
+        return { ...entry, evidence };
+      },
+    );
   }
   return { profile, unknown };
 }
@@ -43,7 +52,9 @@ export function checkEvidence(answer: ProfileAnswer, known: Set<string>): { prof
 export function evidenceOf(profile: ProfileAnswer): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const field of PROFILE_LIST_FIELDS) {
-    out[field] = [...new Set((profile[field] as { evidence: string[] }[]).flatMap((e) => e.evidence))];
+    out[field] = [
+      ...new Set((profile[field] as { evidence: string[] }[]).flatMap((e) => e.evidence)),
+    ];
   }
   return out;
 }
@@ -55,7 +66,7 @@ export function diffProfile(
 ): { field: string; before: unknown; after: unknown }[] {
   const fields = ['summary', ...PROFILE_LIST_FIELDS] as const;
   return fields
-    .filter((f) => JSON.stringify(before?.[f] ?? null) !== JSON.stringify(after[f]))
+    .filter((f) => canonicalJson(before?.[f] ?? null) !== canonicalJson(after[f]))
     .map((f) => ({ field: f, before: before?.[f] ?? null, after: after[f] }));
 }
 
@@ -92,10 +103,36 @@ export function profileContext(row: UserProfileRow): string {
   const list = (label: string, items: string[] | undefined) => {
     if (items && items.length > 0) lines.push(`${label}: ${items.join('; ')}`);
   };
-  list('Current projects', p.current_projects?.map((x) => x.name));
-  list('Expertise', p.expertise?.map((x) => (x.level ? `${x.area} (${x.level})` : x.area)));
-  list('Interests', p.interests?.map((x) => x.topic));
-  list('Preferences', p.preferences?.map((x) => x.preference));
-  list('Recent activity', p.recent_activity?.map((x) => x.summary));
+  list(
+    'Current projects',
+    p.current_projects?.map((x) => x.name),
+  );
+  list(
+    'Expertise',
+    p.expertise?.map((x) => (x.level ? `${x.area} (${x.level})` : x.area)),
+  );
+  list(
+    'Interests',
+    p.interests?.map((x) => x.topic),
+  );
+  list(
+    'Preferences',
+    p.preferences?.map((x) => x.preference),
+  );
+  list(
+    'Recent activity',
+    p.recent_activity?.map((x) => x.summary),
+  );
   return lines.join('\n');
+}
+
+/** JSON with object keys sorted: jsonb does not keep key order, so compare in this form. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
 }

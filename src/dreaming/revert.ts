@@ -6,6 +6,7 @@ import { factHash } from '../memory/content-hash';
 import { addMemory, deleteMemory, lockUserMemories, updateMemory } from '../memory/memory-store';
 import type { ChangeRow } from './dream-store';
 import { momentText, type MomentSnapshot } from './moments';
+import { canonicalJson } from './profile';
 
 export interface RevertOutcome {
   reverted: number;
@@ -37,7 +38,11 @@ export async function revertDreamRun(
     if (changes.length === 0) return outcome;
     const userId = changes[0].user_id;
     await lockUserMemories(tx, tenantId, userId);
-    const provenance = { source: 'dreaming' as const, runId, reason: `revert of dreaming run ${runId}` };
+    const provenance = {
+      source: 'dreaming' as const,
+      runId,
+      reason: `revert of dreaming run ${runId}`,
+    };
     for (const change of changes) {
       let skipped: string | undefined;
       switch (`${change.kind}:${change.action}`) {
@@ -46,7 +51,10 @@ export async function revertDreamRun(
             `delete from affinity_links where tenant_id = $1 and (source_id = $2 or (target_type = 'moment' and target_id = $2))`,
             [tenantId, change.target_id],
           );
-          const res = await tx.query('delete from moments where tenant_id = $1 and id = $2 and run_id = $3', [tenantId, change.target_id, runId]);
+          const res = await tx.query(
+            'delete from moments where tenant_id = $1 and id = $2 and run_id = $3',
+            [tenantId, change.target_id, runId],
+          );
           if (res.rowCount === 0) skipped = 'the moment was changed by a later run or removed';
           break;
         }
@@ -56,7 +64,16 @@ export async function revertDreamRun(
           const res = await tx.query(
             `update moments set title = $4, summary = $5, topics = $6, entities = $7, embedding = $8::vector, updated_at = now()
              where tenant_id = $1 and id = $2 and run_id = $3`,
-            [tenantId, change.target_id, runId, before.title, before.summary, before.topics, before.entities, toVectorLiteral(vector)],
+            [
+              tenantId,
+              change.target_id,
+              runId,
+              before.title,
+              before.summary,
+              before.topics,
+              before.entities,
+              toVectorLiteral(vector),
+            ],
           );
           if (res.rowCount === 0) skipped = 'the moment was changed by a later run or removed';
           break;
@@ -67,7 +84,7 @@ export async function revertDreamRun(
             `select profile -> $3 as value from user_profiles where tenant_id = $1 and user_id = $2 for update`,
             [tenantId, userId, change.field],
           );
-          if (!row || JSON.stringify(row.value ?? null) !== JSON.stringify(change.after ?? null)) {
+          if (!row || canonicalJson(row.value ?? null) !== canonicalJson(change.after ?? null)) {
             skipped = 'the profile field was changed since';
             break;
           }
@@ -76,12 +93,21 @@ export async function revertDreamRun(
              set profile = case when $4::jsonb is null then profile - $3 else jsonb_set(profile, array[$3], $4::jsonb) end,
                  version = version + 1, updated_at = now()
              where tenant_id = $1 and user_id = $2`,
-            [tenantId, userId, change.field, change.before === null ? null : JSON.stringify(change.before)],
+            [
+              tenantId,
+              userId,
+              change.field,
+              change.before === null ? null : JSON.stringify(change.before),
+            ],
           );
           break;
         }
         case 'affinity:add': {
-          const after = change.after as { source_id: string; target_type: string; target_id: string };
+          const after = change.after as {
+            source_id: string;
+            target_type: string;
+            target_id: string;
+          };
           await tx.query(
             `delete from affinity_links where tenant_id = $1 and source_type = 'moment' and source_id = $2
                and target_type = $3 and target_id = $4`,
@@ -90,20 +116,38 @@ export async function revertDreamRun(
           break;
         }
         case 'memory:add': {
-          if (!(await deleteMemory(tx, { tenantId, id: change.target_id }, provenance))) skipped = 'the memory is no longer current';
+          if (!(await deleteMemory(tx, { tenantId, id: change.target_id }, provenance)))
+            skipped = 'the memory is no longer current';
           break;
         }
         case 'memory:update': {
           const before = (change.before as { content: string }).content;
           const [vector] = await deps.embedder.embed([before]);
-          const updated = await updateMemory(tx, { tenantId, id: change.target_id }, { content: before, hash: factHash(before), vector }, provenance);
+          const updated = await updateMemory(
+            tx,
+            { tenantId, id: change.target_id },
+            { content: before, hash: factHash(before), vector },
+            provenance,
+          );
           if (!updated) skipped = 'the memory is no longer current';
           break;
         }
         case 'memory:invalidate': {
           const before = (change.before as { content: string }).content;
           const [vector] = await deps.embedder.embed([before]);
-          const added = await addMemory(tx, { tenantId, userId, content: before, hash: factHash(before), vector, sourceRunId: runId, sourceMessageIds: change.source_message_ids }, provenance);
+          const added = await addMemory(
+            tx,
+            {
+              tenantId,
+              userId,
+              content: before,
+              hash: factHash(before),
+              vector,
+              sourceRunId: runId,
+              sourceMessageIds: change.source_message_ids,
+            },
+            provenance,
+          );
           if (!added) skipped = 'a current memory already says this';
           break;
         }

@@ -53,7 +53,8 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000,
 /** Milliseconds of `30s`, `15m`, `1h`, `1d` (or a bare number of seconds). */
 export function parseDuration(value: string, what: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
-  if (!match) throw new InvalidRequestError(`${what} must be a duration like "30s", "15m", "1h" or "1d"`);
+  if (!match)
+    throw new InvalidRequestError(`${what} must be a duration like "30s", "15m", "1h" or "1d"`);
   return Math.round(Number(match[1]) * UNITS[match[2] ?? 's']);
 }
 
@@ -72,7 +73,10 @@ const noteOf = (cron: string | null) => (cron ? `${NOTE_PREFIX}; cron=${cron}` :
 const cronOf = (note: string | undefined) => /cron=(.+)$/.exec(note ?? '')?.[1] ?? null;
 
 /** The tenant's schedule, or undefined when it has none. */
-export async function getDreamSchedule(client: Client, tenantId: string): Promise<DreamScheduleJson | undefined> {
+export async function getDreamSchedule(
+  client: Client,
+  tenantId: string,
+): Promise<DreamScheduleJson | undefined> {
   try {
     return scheduleJson(await client.schedule.getHandle(dreamScheduleId(tenantId)).describe());
   } catch (err) {
@@ -94,13 +98,18 @@ export async function putDreamSchedule(
   if (change.interval !== undefined && change.cron !== undefined) {
     throw new InvalidRequestError('give either interval or cron, not both');
   }
-  const interval = change.interval !== undefined ? parseDuration(change.interval, 'interval') : undefined;
-  if (interval !== undefined && interval < 1000) throw new InvalidRequestError('interval must be at least 1s');
+  const interval =
+    change.interval !== undefined ? parseDuration(change.interval, 'interval') : undefined;
+  if (interval !== undefined && interval < 1000)
+    throw new InvalidRequestError('interval must be at least 1s');
   const cron = change.cron?.trim();
   if (cron !== undefined && !/^(\S+\s+){4,6}\S+$/.test(cron) && !cron.startsWith('@')) {
     throw new InvalidRequestError('cron must be a cron expression like "0 3 * * *"');
   }
-  const catchup = parseDuration(change.catchup_window ?? config.dreaming.catchupWindow, 'catchup_window');
+  const catchup = parseDuration(
+    change.catchup_window ?? config.dreaming.catchupWindow,
+    'catchup_window',
+  );
   if (catchup < 10_000) throw new InvalidRequestError('catchup_window must be at least 10s');
 
   const handle = client.schedule.getHandle(dreamScheduleId(tenantId));
@@ -110,16 +119,27 @@ export async function putDreamSchedule(
     workflowType: 'dreamAllWorkflow',
     workflowId: dreamAllWorkflowId(tenantId),
     taskQueue: config.temporal.taskQueue,
-    args: [{ tenantId, concurrency: config.dreaming.userConcurrency, pageConcurrency: config.dreaming.pageConcurrency }],
+    args: [
+      {
+        tenantId,
+        concurrency: config.dreaming.userConcurrency,
+        pageConcurrency: config.dreaming.pageConcurrency,
+      },
+    ],
     typedSearchAttributes: [
       { key: TENANT_ID, value: tenantId },
       { key: RUN_KIND, value: 'dream' },
     ],
   };
-  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchup, pauseOnFailure: false };
+  const policies = {
+    overlap: ScheduleOverlapPolicy.SKIP,
+    catchupWindow: catchup,
+    pauseOnFailure: false,
+  };
 
   if (!current) {
-    if (interval === undefined && !cron) throw new InvalidRequestError('a new schedule needs an interval or a cron');
+    if (interval === undefined && !cron)
+      throw new InvalidRequestError('a new schedule needs an interval or a cron');
     await client.schedule.create({
       scheduleId: dreamScheduleId(tenantId),
       spec: specOf(interval, cron),
@@ -133,7 +153,11 @@ export async function putDreamSchedule(
     await handle.update((previous) => ({
       spec: spec ?? previous.spec,
       action,
-      policies: { ...policies, catchupWindow: change.catchup_window !== undefined ? catchup : previous.policies.catchupWindow },
+      policies: {
+        ...policies,
+        catchupWindow:
+          change.catchup_window !== undefined ? catchup : previous.policies.catchupWindow,
+      },
       state: { paused: change.paused ?? previous.state.paused, note: noteOf(keepCron) },
     }));
   }
@@ -141,7 +165,9 @@ export async function putDreamSchedule(
 }
 
 function specOf(interval: number | undefined, cron: string | undefined): ScheduleSpec {
-  return interval !== undefined ? { intervals: [{ every: interval }] } : { cronExpressions: [cron!] };
+  return interval !== undefined
+    ? { intervals: [{ every: interval }] }
+    : { cronExpressions: [cron!] };
 }
 
 function scheduleJson(d: ScheduleDescription): DreamScheduleJson {

@@ -35,14 +35,41 @@ const Evidence = z.array(z.string()).max(20).default([]);
 
 export const ProfileAnswer = z.object({
   summary: z.string().trim().max(2000).default(''),
-  current_projects: z.array(z.object({ name: Text(200), description: z.string().max(1000).default(''), evidence: Evidence })).max(10).default([]),
-  expertise: z.array(z.object({ area: Text(200), level: z.string().max(40).nullish(), evidence: Evidence })).max(10).default([]),
-  interests: z.array(z.object({ topic: Text(200), evidence: Evidence })).max(15).default([]),
-  preferences: z.array(z.object({ preference: Text(300), evidence: Evidence })).max(15).default([]),
-  recent_activity: z.array(z.object({ summary: Text(500), evidence: Evidence })).max(10).default([]),
+  current_projects: z
+    .array(
+      z.object({
+        name: Text(200),
+        description: z.string().max(1000).default(''),
+        evidence: Evidence,
+      }),
+    )
+    .max(10)
+    .default([]),
+  expertise: z
+    .array(z.object({ area: Text(200), level: z.string().max(40).nullish(), evidence: Evidence }))
+    .max(10)
+    .default([]),
+  interests: z
+    .array(z.object({ topic: Text(200), evidence: Evidence }))
+    .max(15)
+    .default([]),
+  preferences: z
+    .array(z.object({ preference: Text(300), evidence: Evidence }))
+    .max(15)
+    .default([]),
+  recent_activity: z
+    .array(z.object({ summary: Text(500), evidence: Evidence }))
+    .max(10)
+    .default([]),
 });
 export type ProfileAnswer = z.infer<typeof ProfileAnswer>;
 
 /** Profile fields that carry evidence, in the order they are diffed and shown. */
-export const PROFILE_LIST_FIELDS = ['current_projects', 'expertise', 'interests', 'preferences', 'recent_activity'] as const;
+export const PROFILE_LIST_FIELDS = [
+  'current_projects',
+  'expertise',
+  'interests',
+  'preferences',
+  'recent_activity',
+] as const;
 export type ProfileListField = (typeof PROFILE_LIST_FIELDS)[number];

@@ -32,7 +32,9 @@ const STOPWORDS = new Set(
   from further have having here hers herself himself into itself just more most myself once only other ourselves over
   same should some such than that their theirs them themselves then there these they this those through under until
   very what when where which while whom will with would your yours yourself yourselves please thanks thank hello okay
-  really want need like know think make could maybe something anything user assistant simulated answer said`.split(/\s+/),
+  really want need like know think make could maybe something anything user assistant simulated answer said`.split(
+    /\s+/,
+  ),
 );
 
 function words(text: string): string[] {
@@ -59,13 +61,15 @@ function entitiesOf(text: string): string[] {
     // The first word of a sentence is capitalised anyway.
     for (const token of tokens.slice(1)) {
       const word = token.replace(/[^A-Za-z0-9.+#-]/g, '').replace(/[.]+$/, '');
-      if (/^[A-Z][A-Za-z0-9.+#-]{2,}$/.test(word) && !STOPWORDS.has(word.toLowerCase())) found.push(word);
+      if (/^[A-Z][A-Za-z0-9.+#-]{2,}$/.test(word) && !STOPWORDS.has(word.toLowerCase()))
+        found.push(word);
     }
   }
   return found;
 }
 
-const FACT = /\bI(?:'m| am| work| use| prefer| like| love| live| want to| need to| build| study)\b[^.!?\n]{3,100}/g;
+const FACT =
+  /\bI(?:'m| am| work| use| prefer| like| love| live| want to| need to| build| study)\b[^.!?\n]{3,100}/g;
 
 function simulateMoments(input: Record<string, unknown>) {
   const episodes = Array.isArray(input.episodes) ? (input.episodes as PromptEpisode[]) : [];
@@ -73,11 +77,16 @@ function simulateMoments(input: Record<string, unknown>) {
   const facts: { content: string; category: string; episode: string }[] = [];
   const seen = new Set<string>();
   for (const e of episodes) {
-    const userText = e.messages.filter((m) => m.role === 'user').map((m) => m.content).join('\n');
+    const userText = e.messages
+      .filter((m) => m.role === 'user')
+      .map((m) => m.content)
+      .join('\n');
     const text = userText || e.messages.map((m) => m.content).join('\n');
     const topics = top(count(words(text)), 3);
     const entities = top(count(entitiesOf(text)), 5);
-    const first = (e.messages.find((m) => m.role === 'user')?.content ?? '').replace(/\s+/g, ' ').trim();
+    const first = (e.messages.find((m) => m.role === 'user')?.content ?? '')
+      .replace(/\s+/g, ' ')
+      .trim();
     const title = topics.length ? topics.map(capitalise).join(', ') : 'Conversation';
     moments.push({
       episode: e.episode,
@@ -91,7 +100,11 @@ function simulateMoments(input: Record<string, unknown>) {
       const key = content.toLowerCase();
       if (seen.has(key) || facts.length >= 10) continue;
       seen.add(key);
-      facts.push({ content, category: /prefer|like|love/.test(match) ? 'preference' : 'personal', episode: e.episode });
+      facts.push({
+        content,
+        category: /prefer|like|love/.test(match) ? 'preference' : 'personal',
+        episode: e.episode,
+      });
     }
   }
   return { moments, facts };
@@ -106,9 +119,14 @@ interface PromptMoment {
 
 function simulateProfile(input: Record<string, unknown>) {
   const moments = Array.isArray(input.moments) ? (input.moments as PromptMoment[]) : [];
-  const memories = Array.isArray(input.memories) ? (input.memories as { id: string; content: string }[]) : [];
+  const memories = Array.isArray(input.memories)
+    ? (input.memories as { id: string; content: string }[])
+    : [];
   const evidence = (pick: (m: PromptMoment) => string[], value: string) =>
-    moments.filter((m) => pick(m).includes(value)).slice(0, 5).map((m) => m.id);
+    moments
+      .filter((m) => pick(m).includes(value))
+      .slice(0, 5)
+      .map((m) => m.id);
   const entityCounts = count(moments.flatMap((m) => m.entities));
   const topicCounts = count(moments.flatMap((m) => m.topics));
   const projects = top(entityCounts, 3);

@@ -67,7 +67,12 @@ export function createLookupTool(pool: Pool): ToolDefinition {
           current: memory.valid_to === null,
           valid_from: memory.valid_from,
           valid_to: memory.valid_to,
-          history: history.map((h) => ({ event: h.event, previous: h.previous_content, content: h.content, at: h.created_at })),
+          history: history.map((h) => ({
+            event: h.event,
+            previous: h.previous_content,
+            content: h.content,
+            at: h.created_at,
+          })),
         };
       }
       return { type: 'not_found', id };
@@ -76,7 +81,11 @@ export function createLookupTool(pool: Pool): ToolDefinition {
 }
 
 /** The caller's own user profile (the prompt offers it as `lookup user:<id>`). */
-async function lookupProfile(pool: Pool, context: { tenantId: string; userId: string | null }, userId: string) {
+async function lookupProfile(
+  pool: Pool,
+  context: { tenantId: string; userId: string | null },
+  userId: string,
+) {
   if (userId !== context.userId) return { type: 'not_found', id: `user:${userId}` };
   const row = await maybeOne<{ profile: Record<string, unknown>; updated_at: Date }>(
     pool,
@@ -84,5 +93,10 @@ async function lookupProfile(pool: Pool, context: { tenantId: string; userId: st
     [context.tenantId, userId],
   );
   if (!row) return { type: 'not_found', id: `user:${userId}` };
-  return { type: 'user_profile', user_id: userId, profile: row.profile, updated_at: row.updated_at };
+  return {
+    type: 'user_profile',
+    user_id: userId,
+    profile: row.profile,
+    updated_at: row.updated_at,
+  };
 }

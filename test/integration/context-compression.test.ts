@@ -12,6 +12,9 @@ import { startPlatform, type Platform } from '../helpers/platform';
 
 const BUDGET = 6000;
 
+/** Alternating roles: user first. */
+const roleOf = (i: number): 'user' | 'assistant' => (i % 2 ? 'assistant' : 'user');
+
 /**
  * History compression with lookup hints, the token budget, and
  * `GET /v1/sessions/{id}/context` being exactly what the provider receives.
@@ -76,7 +79,7 @@ describe('context and history compression', () => {
       { role: 'user', content: long },
       { role: 'assistant', content: paragraph('beta') },
       ...Array.from({ length: 10 }, (_, i) => ({
-        role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant',
+        role: roleOf(i),
         content: `short ${i}`,
       })),
     ]);
@@ -122,7 +125,7 @@ describe('context and history compression', () => {
 
   it('keeps a 500-message session within the token budget, and the provider gets exactly the previewed context', async () => {
     const messages = Array.from({ length: 500 }, (_, i) => ({
-      role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant',
+      role: roleOf(i),
       content: `${i % 2 ? 'answer' : 'question'} ${i}: ${paragraph(`t${i}_`, i % 2 ? 150 : 30)}`,
     }));
     const { id: sessionId } = await sessionWith(messages);

@@ -18,8 +18,15 @@ describe('crash: worker killed with -9 mid-dream', () => {
 
   beforeAll(async () => {
     // Slow pages (300 ms each), one at a time, so the kill lands mid-run.
-    env = await platformEnv({ SIMULATOR_TOKEN_DELAY_MS: '30', DREAM_PAGE_MESSAGES: '20', DREAM_PAGE_CONCURRENCY: '1' });
-    [api] = await Promise.all([spawnReverie('api', env), spawnReverie('worker', env).then((w) => workers.push(w))]);
+    env = await platformEnv({
+      SIMULATOR_TOKEN_DELAY_MS: '30',
+      DREAM_PAGE_MESSAGES: '20',
+      DREAM_PAGE_CONCURRENCY: '1',
+    });
+    [api] = await Promise.all([
+      spawnReverie('api', env),
+      spawnReverie('worker', env).then((w) => workers.push(w)),
+    ]);
     pool = testPool();
   });
 
@@ -40,33 +47,54 @@ describe('crash: worker killed with -9 mid-dream', () => {
     const { id: runId } = (await res.json()) as { id: string };
 
     const pagesDone = async () =>
-      (await pool.query<{ n: number }>('select count(*)::int as n from dream_pages where run_id = $1 and page >= 0 and result is not null', [runId])).rows[0].n;
+      (
+        await pool.query<{ n: number }>(
+          'select count(*)::int as n from dream_pages where run_id = $1 and page >= 0 and result is not null',
+          [runId],
+        )
+      ).rows[0].n;
     const deadline = Date.now() + 30_000;
-    while ((await pagesDone()) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((await pagesDone()) < 3 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     const before = await pagesDone();
     expect(before).toBeGreaterThanOrEqual(3);
 
     const dead = workers[workers.length - 1];
     await dead.kill('SIGKILL');
     expect(dead.child.signalCode).toBe('SIGKILL');
-    const total = (await pool.query<{ n: number }>('select count(*)::int as n from dream_pages where run_id = $1 and page >= 0', [runId])).rows[0].n;
+    const total = (
+      await pool.query<{ n: number }>(
+        'select count(*)::int as n from dream_pages where run_id = $1 and page >= 0',
+        [runId],
+      )
+    ).rows[0].n;
     expect(before).toBeLessThan(total);
     workers.push(await spawnReverie('worker', env));
 
-    const run = await getJson<{ status: string; usage: { model_calls: number } }>(`${api.url}/v1/runs/${runId}/wait?timeout=90`);
+    const run = await getJson<{ status: string; usage: { model_calls: number } }>(
+      `${api.url}/v1/runs/${runId}/wait?timeout=90`,
+    );
     expect(run.status).toBe('succeeded');
     expect(await pagesDone()).toBe(total);
     // Each page called the model once, the page that died with the worker at most twice; plus the profile.
     expect(run.usage.model_calls).toBeGreaterThanOrEqual(total + 1);
     expect(run.usage.model_calls).toBeLessThanOrEqual(total + 2);
 
-    const moments = await pool.query<{ source_message_ids: string[] }>('select source_message_ids from moments where user_id = $1', [user]);
+    const moments = await pool.query<{ source_message_ids: string[] }>(
+      'select source_message_ids from moments where user_id = $1',
+      [user],
+    );
     const covered = moments.rows.flatMap((m) => m.source_message_ids);
     expect(covered).toHaveLength(messageIds.length);
     expect(new Set(covered).size).toBe(messageIds.length);
-    const changes = await pool.query<{ n: number }>(`select count(*)::int as n from dreaming_changes where run_id = $1 and kind = 'moment'`, [runId]);
+    const changes = await pool.query<{ n: number }>(
+      `select count(*)::int as n from dreaming_changes where run_id = $1 and kind = 'moment'`,
+      [runId],
+    );
     expect(changes.rows[0].n).toBe(moments.rows.length);
-    const state = await pool.query('select last_run_id from dreaming_state where user_id = $1', [user]);
+    const state = await pool.query('select last_run_id from dreaming_state where user_id = $1', [
+      user,
+    ]);
     expect(state.rows[0].last_run_id).toBe(runId);
   });
 });

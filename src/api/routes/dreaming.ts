@@ -21,10 +21,28 @@ const StartBody = z
 
 const ScheduleBody = z
   .object({
-    interval: z.union([z.string().min(1).max(40), z.number().int().positive().transform((s) => `${s}s`)]).optional(),
+    interval: z
+      .union([
+        z.string().min(1).max(40),
+        z
+          .number()
+          .int()
+          .positive()
+          .transform((s) => `${s}s`),
+      ])
+      .optional(),
     cron: z.string().min(1).max(200).optional(),
     paused: z.boolean().optional(),
-    catchup_window: z.union([z.string().min(1).max(40), z.number().int().positive().transform((s) => `${s}s`)]).optional(),
+    catchup_window: z
+      .union([
+        z.string().min(1).max(40),
+        z
+          .number()
+          .int()
+          .positive()
+          .transform((s) => `${s}s`),
+      ])
+      .optional(),
   })
   .strict();
 
@@ -38,7 +56,11 @@ export function dreamingRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>({ prefix: '/dreaming' });
 
   const loadDreamRun = async (ctx: ApiContext) => {
-    const run = await getRun(deps.pool, ctx.state.principal.tenantId, uuidParam(pathId(ctx), 'run id'));
+    const run = await getRun(
+      deps.pool,
+      ctx.state.principal.tenantId,
+      uuidParam(pathId(ctx), 'run id'),
+    );
     if (!run || run.kind !== 'dream') throw new NotFoundError('dreaming run');
     return run;
   };
@@ -46,7 +68,12 @@ export function dreamingRouter(deps: ApiDeps): Router<ApiState> {
   router.post('/runs', async (ctx: ApiContext) => {
     const body = parseInput(StartBody, requestBody(ctx) ?? {}, 'dreaming run');
     const { run } = await startDreamRun(
-      { pool: deps.pool, temporal: deps.temporal, config: deps.config, defaultModel: deps.models.defaultModel },
+      {
+        pool: deps.pool,
+        temporal: deps.temporal,
+        config: deps.config,
+        defaultModel: deps.models.defaultModel,
+      },
       {
         tenantId: ctx.state.principal.tenantId,
         userId: body.user_id ?? callerUserId(ctx),
@@ -64,7 +91,10 @@ export function dreamingRouter(deps: ApiDeps): Router<ApiState> {
   router.get('/runs/:id/changes', async (ctx: ApiContext) => {
     const run = await loadDreamRun(ctx);
     const q = parseInput(ChangesQuery, ctx.query, 'query');
-    const rows = await listChanges(deps.pool, run.tenant_id, run.id, { limit: q.limit + 1, afterSeq: q.after });
+    const rows = await listChanges(deps.pool, run.tenant_id, run.id, {
+      limit: q.limit + 1,
+      afterSeq: q.after,
+    });
     const page = rows.slice(0, q.limit);
     ctx.body = {
       object: 'list',
@@ -77,8 +107,16 @@ export function dreamingRouter(deps: ApiDeps): Router<ApiState> {
 
   router.post('/runs/:id/revert', async (ctx: ApiContext) => {
     const run = await loadDreamRun(ctx);
-    if (!FINISHED_STATUSES.includes(run.status)) throw new ConflictError('run_in_progress', 'the dreaming run is still going; cancel it or wait for it first');
-    const outcome = await revertDreamRun({ pool: deps.pool, embedder: deps.embedder }, run.tenant_id, run.id);
+    if (!FINISHED_STATUSES.includes(run.status))
+      throw new ConflictError(
+        'run_in_progress',
+        'the dreaming run is still going; cancel it or wait for it first',
+      );
+    const outcome = await revertDreamRun(
+      { pool: deps.pool, embedder: deps.embedder },
+      run.tenant_id,
+      run.id,
+    );
     ctx.body = { object: 'dreaming.revert', run_id: run.id, ...outcome };
   });
 
@@ -90,7 +128,12 @@ export function dreamingRouter(deps: ApiDeps): Router<ApiState> {
 
   router.put('/schedule', async (ctx: ApiContext) => {
     const body = parseInput(ScheduleBody, requestBody(ctx) ?? {}, 'dreaming schedule');
-    ctx.body = await putDreamSchedule(deps.temporal, deps.config, ctx.state.principal.tenantId, body);
+    ctx.body = await putDreamSchedule(
+      deps.temporal,
+      deps.config,
+      ctx.state.principal.tenantId,
+      body,
+    );
   });
 
   return router;
@@ -112,7 +155,12 @@ export function changeJson(c: ChangeRow) {
     after: c.after,
     applied: c.applied,
     reverted_at: c.reverted_at?.toISOString() ?? null,
-    provenance: { run_id: c.run_id, source_message_ids: c.source_message_ids, model: c.model, prompt_version: c.prompt_version },
+    provenance: {
+      run_id: c.run_id,
+      source_message_ids: c.source_message_ids,
+      model: c.model,
+      prompt_version: c.prompt_version,
+    },
     created_at: c.created_at.toISOString(),
   };
 }

@@ -33,7 +33,8 @@ interface MomentRow {
 /** What dreaming learnt about a user: the profile and the moments. */
 export function usersRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>({ prefix: '/users' });
-  const userParam = (ctx: ApiContext) => parseInput(UserId, (ctx.params as Record<string, string>).id, 'user id');
+  const userParam = (ctx: ApiContext) =>
+    parseInput(UserId, (ctx.params as Record<string, string>).id, 'user id');
 
   router.get('/:id/profile', async (ctx: ApiContext) => {
     const userId = userParam(ctx);
@@ -71,7 +72,13 @@ export function usersRouter(deps: ApiDeps): Router<ApiState> {
        where m.tenant_id = $1 and m.user_id = $2
          and ($3::timestamptz is null or (m.starts_at, m.id) < ($3::timestamptz, $4::uuid))
        order by m.starts_at desc, m.id desc limit $5`,
-      [ctx.state.principal.tenantId, userId, before?.createdAt ?? null, before?.id ?? null, q.limit + 1],
+      [
+        ctx.state.principal.tenantId,
+        userId,
+        before?.createdAt ?? null,
+        before?.id ?? null,
+        q.limit + 1,
+      ],
     );
     const page = rows.slice(0, q.limit);
     ctx.body = {
@@ -92,7 +99,13 @@ export function usersRouter(deps: ApiDeps): Router<ApiState> {
         created_at: m.created_at.toISOString(),
         updated_at: m.updated_at.toISOString(),
       })),
-      next_cursor: rows.length > q.limit ? cursor.encode({ created_at: page[page.length - 1].starts_at, id: page[page.length - 1].id }) : null,
+      next_cursor:
+        rows.length > q.limit
+          ? cursor.encode({
+              created_at: page[page.length - 1].starts_at,
+              id: page[page.length - 1].id,
+            })
+          : null,
     };
   });
 
