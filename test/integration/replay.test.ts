@@ -6,6 +6,7 @@ import { Worker } from '@temporalio/worker';
 import request from 'supertest';
 import { DEFAULT_TENANT_ID } from '../../src/config';
 import { ingestWorkflowId } from '../../workflows/ingest-file.workflow';
+import { seedConversations } from '../helpers/dream-seed';
 import { sessionWorkflowId, turnWorkflowId } from '../../workflows/session.workflow';
 import { createGate, startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { startPlatform, workflowBundle, type Platform } from '../helpers/platform';
@@ -29,6 +30,7 @@ describe('workflow replay', () => {
       LLM_BASE_URL: fake.baseURL,
       OPENAI_API_KEY: 'sk-test',
       LLM_MODEL: 'fake-model',
+      DREAM_MODEL: 'simulator',
     });
     temporal = new Client({
       connection: await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! }),
@@ -91,7 +93,21 @@ describe('workflow replay', () => {
       .get(`/v1/runs/${upload.body.run_id}/wait?timeout=60`)
       .set(auth)
       .expect(200);
+    // A dreaming run over a small seeded conversation.
+    const dreamer = `replay-${sessionId}`;
+    await seedConversations(platform.pool, dreamer, 40);
+    const dream = await request(platform.url)
+      .post('/v1/dreaming/runs')
+      .set(auth)
+      .send({ user_id: dreamer })
+      .expect(202);
+    const dreamt = await request(platform.url)
+      .get(`/v1/runs/${dream.body.id}/wait?timeout=60`)
+      .set(auth)
+      .expect(200);
+    expect(dreamt.body.status).toBe('succeeded');
     const handles: [string, WorkflowHandle][] = [
+      ['dream-user-window', temporal.workflow.getHandle(dream.body.workflow_id as string)],
       [
         'ingest-markdown',
         temporal.workflow.getHandle(ingestWorkflowId(DEFAULT_TENANT_ID, upload.body.id)),
@@ -134,7 +150,7 @@ describe('workflow replay', () => {
           history: historyFromJSON(JSON.parse(await readFile(path.join(FIXTURES, f), 'utf8'))),
         })),
     );
-    expect(recorded.length).toBeGreaterThanOrEqual(4);
+    expect(recorded.length).toBeGreaterThanOrEqual(5);
     const histories = [...fresh, ...recorded].map(({ name, history }) => ({
       workflowId: name,
       history: history as never,
