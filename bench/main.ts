@@ -12,6 +12,7 @@ import { health } from './scenarios/health';
 import { throughput } from './scenarios/throughput';
 import { ttft } from './scenarios/ttft';
 import { run as runDreaming } from './dreaming';
+import { memoryScenario as memory } from './memory-search';
 
 /** In run order: footprint last, since it reports memory after the others. */
 const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = {
@@ -19,6 +20,7 @@ const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = {
   throughput,
   health,
   ingest,
+  memory,
   footprint,
   dreaming,
 };

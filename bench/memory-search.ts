@@ -296,3 +296,77 @@ if (require.main === module) {
     },
   );
 }
+
+/** The `memory` scenario of `npm run bench`: the headline numbers as report rows, against the issue's targets. */
+export async function memoryScenario(bench: {
+  profile: { name: string };
+  stack: { databaseUrl: string };
+}): Promise<
+  {
+    scenario: string;
+    metric: string;
+    unit: string;
+    reverie: { min: number; median: number; max: number };
+    target?: string;
+    pass?: boolean;
+  }[]
+> {
+  const r = await run({
+    quick: bench.profile.name === 'quick',
+    databaseUrl: bench.stack.databaseUrl,
+  });
+  const once = (v: unknown) => ({ min: Number(v), median: Number(v), max: Number(v) });
+  const n = String(r.memory_search_384d_memories);
+  const rows = [];
+  for (const [dim, maxMs] of [
+    [384, 5],
+    [1536, 10],
+  ] as const) {
+    const key = `memory_search_${dim}d_heavy_user_ef100`;
+    const p95 = Number(r[`${key}_p95_ms`]);
+    const recall = Number(r[`${key}_recall_at_10`]);
+    rows.push(
+      {
+        scenario: 'memory',
+        metric: `search p50, ${dim}-d, ${n} memories`,
+        unit: 'ms',
+        reverie: once(r[`${key}_p50_ms`]),
+      },
+      {
+        scenario: 'memory',
+        metric: `search p95, ${dim}-d, ${n} memories`,
+        unit: 'ms',
+        reverie: once(p95),
+        target: `≤ ${maxMs} ms`,
+        pass: p95 <= maxMs,
+      },
+      {
+        scenario: 'memory',
+        metric: `recall@10 vs exact, ${dim}-d`,
+        unit: '',
+        reverie: once(recall),
+        target: '≥ 0.95',
+        pass: recall >= 0.95,
+      },
+      {
+        scenario: 'memory',
+        metric: `search p95, ${dim}-d, user with 0.5% of rows (exact)`,
+        unit: 'ms',
+        reverie: once(r[`memory_search_${dim}d_small_user_ef100_p95_ms`]),
+      },
+    );
+  }
+  rows.push({
+    scenario: 'memory',
+    metric: 'prompt tokens, 200-turn session, compressed / full',
+    unit: '×',
+    reverie: once(r.prompt_tokens_200_turns_compressed_ratio),
+  });
+  rows.push({
+    scenario: 'memory',
+    metric: `prompt tokens, 200-turn session, within budget / full`,
+    unit: '×',
+    reverie: once(r.prompt_tokens_200_turns_budgeted_ratio),
+  });
+  return rows;
+}

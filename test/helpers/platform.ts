@@ -53,6 +53,8 @@ export async function platformEnv(
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
     WORKFLOW_BUNDLE_PATH: await workflowBundle(),
     SIMULATOR_TOKEN_DELAY_MS: '0',
+    // Memory extraction after a turn must not take behaviours queued on a test's fake provider.
+    MEMORY_MODEL: 'simulator',
     EVENT_BATCH_MS: '10',
     BLOB_DIR: path.join(PROJECT_ROOT, '.reverie', 'test-blobs'),
     ...overrides,
