@@ -34,10 +34,17 @@ export function createFileActivities({ pool, blobs, embedder, config }: Activity
       const file = await requireFile(pool, fileId);
       await withTransaction(pool, async (tx) => {
         await markRunRunning(tx, runId);
-        const fresh = await maybeOne(tx, 'select 1 from runs where id = $1 and last_seq = 0 for update', [runId]);
+        const fresh = await maybeOne(
+          tx,
+          'select 1 from runs where id = $1 and last_seq = 0 for update',
+          [runId],
+        );
         if (fresh) {
           await appendRunEventsInTransaction(tx, runId, [
-            { type: 'run.started', data: { run_id: runId, file_id: fileId, filename: file.filename } },
+            {
+              type: 'run.started',
+              data: { run_id: runId, file_id: fileId, filename: file.filename },
+            },
           ]);
         }
       });
@@ -59,9 +66,13 @@ export function createFileActivities({ pool, blobs, embedder, config }: Activity
         try {
           const doc = await parseDocument(format, data);
           await appendRunEvents(pool, runId, [progress(runId, 'parse', 1, 1)]);
-          chunks = chunkDocument(doc, { maxTokens: config.ingest.chunkTokens, overlapTokens: config.ingest.overlapTokens });
+          chunks = chunkDocument(doc, {
+            maxTokens: config.ingest.chunkTokens,
+            overlapTokens: config.ingest.overlapTokens,
+          });
         } catch (err) {
-          if (err instanceof ParseError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidFile', { code: err.code });
+          if (err instanceof ParseError)
+            throw ApplicationFailure.nonRetryable(err.message, 'InvalidFile', { code: err.code });
           throw err;
         }
         await writeChunkPlan(blobs, file, chunks);
@@ -70,7 +81,9 @@ export function createFileActivities({ pool, blobs, embedder, config }: Activity
           await blobs.delete(blobKeys.chunkPlan(file.tenant_id, fileId)).catch(() => undefined);
           throw ApplicationFailure.nonRetryable('the file was deleted', 'FileDeleted');
         }
-        await appendRunEvents(pool, runId, [progress(runId, 'chunk', chunks.length, chunks.length)]);
+        await appendRunEvents(pool, runId, [
+          progress(runId, 'chunk', chunks.length, chunks.length),
+        ]);
         return { chunkCount: chunks.length };
       } finally {
         clearInterval(heartbeat);
@@ -109,17 +122,22 @@ export function createFileActivities({ pool, blobs, embedder, config }: Activity
               batch.map((c, j) => ({ ...c, embedding: toVectorLiteral(vectors[j]) })),
             );
             stored += batch.length;
-            await appendRunEventsInTransaction(tx, runId, [progress(runId, 'embed', stored, total)]);
+            await appendRunEventsInTransaction(tx, runId, [
+              progress(runId, 'embed', stored, total),
+            ]);
           });
           // Surface a failed write now rather than after the next embed.
           pendingWrite.catch(() => undefined);
         }
         await pendingWrite;
-        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
-        if (todo.length === 0) await appendRunEvents(pool, runId, [progress(runId, 'embed', total, total)]);
+        if (ctx.cancellationSignal.aborted)
+          throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+        if (todo.length === 0)
+          await appendRunEvents(pool, runId, [progress(runId, 'embed', total, total)]);
         return { stored };
       } catch (err) {
-        if (isForeignKeyViolation(err)) throw ApplicationFailure.nonRetryable('the file was deleted', 'FileDeleted');
+        if (isForeignKeyViolation(err))
+          throw ApplicationFailure.nonRetryable('the file was deleted', 'FileDeleted');
         throw err;
       } finally {
         clearInterval(heartbeat);
@@ -127,12 +145,23 @@ export function createFileActivities({ pool, blobs, embedder, config }: Activity
     },
 
     /** The file is ready: status, chunk count and `done` commit together. */
-    async completeIngest({ fileId, runId, chunkCount }: IngestIds & { chunkCount: number }): Promise<void> {
+    async completeIngest({
+      fileId,
+      runId,
+      chunkCount,
+    }: IngestIds & { chunkCount: number }): Promise<void> {
       const file = await findFileById(pool, fileId);
       await withTransaction(pool, async (tx) => {
-        const stored = await maybeOne<{ n: number }>(tx, 'select count(*)::int as n from chunks where file_id = $1', [fileId]);
+        const stored = await maybeOne<{ n: number }>(
+          tx,
+          'select count(*)::int as n from chunks where file_id = $1',
+          [fileId],
+        );
         if (file && stored?.n !== chunkCount) {
-          throw ApplicationFailure.nonRetryable(`stored ${stored?.n} chunks, planned ${chunkCount}`, 'ChunkCountMismatch');
+          throw ApplicationFailure.nonRetryable(
+            `stored ${stored?.n} chunks, planned ${chunkCount}`,
+            'ChunkCountMismatch',
+          );
         }
         await tx.query(
           `update files set status = 'ready', chunk_count = $2, error = null, updated_at = now()
@@ -142,31 +171,59 @@ export function createFileActivities({ pool, blobs, embedder, config }: Activity
         const run = await finishRun(tx, runId, { status: file ? 'succeeded' : 'cancelled' });
         if (!run) return;
         await appendRunEventsInTransaction(tx, runId, [
-          { type: 'done', data: { reason: file ? 'ready' : 'cancelled', file_id: fileId, chunk_count: chunkCount } },
+          {
+            type: 'done',
+            data: {
+              reason: file ? 'ready' : 'cancelled',
+              file_id: fileId,
+              chunk_count: chunkCount,
+            },
+          },
         ]);
       });
-      if (file) await blobs.delete(blobKeys.chunkPlan(file.tenant_id, fileId)).catch(() => undefined);
+      if (file)
+        await blobs.delete(blobKeys.chunkPlan(file.tenant_id, fileId)).catch(() => undefined);
     },
 
     /**
      * The ingestion ends without a ready file (bad file, cancelled, gave up):
      * every chunk is removed in the same commit that records the outcome.
      */
-    async abortIngest(input: IngestIds & { status: 'failed' | 'cancelled'; error?: { code: string; message: string } }): Promise<void> {
+    async abortIngest(
+      input: IngestIds & {
+        status: 'failed' | 'cancelled';
+        error?: { code: string; message: string };
+      },
+    ): Promise<void> {
       const { fileId, runId } = input;
-      const run = await maybeOne<{ tenant_id: string }>(pool, 'select tenant_id from runs where id = $1', [runId]);
+      const run = await maybeOne<{ tenant_id: string }>(
+        pool,
+        'select tenant_id from runs where id = $1',
+        [runId],
+      );
       await withTransaction(pool, async (tx) => {
         await tx.query('delete from chunks where file_id = $1', [fileId]);
         await tx.query(
           `update files set status = 'failed', chunk_count = 0, error = $2, updated_at = now()
            where id = $1 and status = 'processing'`,
-          [fileId, JSON.stringify(input.error ?? { code: input.status, message: `ingestion ${input.status}` })],
+          [
+            fileId,
+            JSON.stringify(
+              input.error ?? { code: input.status, message: `ingestion ${input.status}` },
+            ),
+          ],
         );
-        const finished = await finishRun(tx, runId, { status: input.status, error: input.error ?? null });
+        const finished = await finishRun(tx, runId, {
+          status: input.status,
+          error: input.error ?? null,
+        });
         if (!finished) return;
         const events: NewRunEvent[] = [];
         if (input.error) events.push({ type: 'error', data: input.error });
-        events.push({ type: 'done', data: { reason: input.status, file_id: fileId, chunk_count: 0 } });
+        events.push({
+          type: 'done',
+          data: { reason: input.status, file_id: fileId, chunk_count: 0 },
+        });
         await appendRunEventsInTransaction(tx, runId, events);
       });
       if (run) await blobs.delete(blobKeys.chunkPlan(run.tenant_id, fileId)).catch(() => undefined);
@@ -189,7 +246,9 @@ async function requireFile(pool: ActivityDeps['pool'], fileId: string): Promise<
 function fileFormat(file: FileRow): FileFormat {
   const format = file.format as FileFormat | null;
   if (!format || !FILE_FORMATS.includes(format)) {
-    throw ApplicationFailure.nonRetryable(`unsupported format ${file.format}`, 'InvalidFile', { code: 'unsupported' });
+    throw ApplicationFailure.nonRetryable(`unsupported format ${file.format}`, 'InvalidFile', {
+      code: 'unsupported',
+    });
   }
   return format;
 }
@@ -209,7 +268,9 @@ async function writeChunkPlan(blobs: BlobStore, file: FileRow, chunks: Chunk[]):
 }
 
 async function readChunkPlan(blobs: BlobStore, file: FileRow): Promise<Chunk[]> {
-  const text = (await readBlob(blobs, blobKeys.chunkPlan(file.tenant_id, file.id))).toString('utf8');
+  const text = (await readBlob(blobs, blobKeys.chunkPlan(file.tenant_id, file.id))).toString(
+    'utf8',
+  );
   return text
     .split('\n')
     .filter(Boolean)

@@ -22,7 +22,14 @@ export interface GenerateStepResult {
 const HEARTBEAT_EVERY_MS = 1000;
 
 /** The streaming model call of a turn. */
-export function createModelActivities({ pool, config, models, tools, embedder, log }: ActivityDeps) {
+export function createModelActivities({
+  pool,
+  config,
+  models,
+  tools,
+  embedder,
+  log,
+}: ActivityDeps) {
   return {
     /**
      * One model step: stream from the provider chain into the run's event log

@@ -46,7 +46,10 @@ function corpusText(bytes: number, seed: number): string {
     if (out.length % 12 === 0) paragraph.push(`## Section ${++section}\n\n`);
     for (let s = 0; s < 5; s++) {
       const n = 8 + Math.floor(random() * 12);
-      const words = Array.from({ length: n }, () => VOCABULARY[Math.floor(random() * VOCABULARY.length)]);
+      const words = Array.from(
+        { length: n },
+        () => VOCABULARY[Math.floor(random() * VOCABULARY.length)],
+      );
       paragraph.push(`${words.join(' ')}. `);
     }
     const text = paragraph.join('');
@@ -67,7 +70,12 @@ async function workloads(quick: boolean): Promise<{ text: Doc[]; pdfs: Doc[] }> 
   const pdfs: Doc[] = [];
   for (let i = 0; i < (quick ? 10 : 50); i++) {
     const pages = Array.from({ length: 5 }, (_, p) => corpusText(2500, 1000 + i * 10 + p));
-    pdfs.push({ name: `report-${i}.pdf`, format: 'pdf', contentType: 'application/pdf', data: await makePdf(pages) });
+    pdfs.push({
+      name: `report-${i}.pdf`,
+      format: 'pdf',
+      contentType: 'application/pdf',
+      data: await makePdf(pages),
+    });
   }
   return { text, pdfs };
 }
@@ -84,7 +92,11 @@ async function pooled<T>(items: T[], fn: (item: T) => Promise<void>): Promise<vo
 }
 
 /** Everything through reverie: upload, workflow, wait for ready. @returns chunks stored and seconds. */
-async function viaReverie(url: string, key: string, docs: Doc[]): Promise<{ chunks: number; seconds: number }> {
+async function viaReverie(
+  url: string,
+  key: string,
+  docs: Doc[],
+): Promise<{ chunks: number; seconds: number }> {
   const headers = { Authorization: `Bearer ${key}` };
   let chunks = 0;
   const ids: string[] = [];
@@ -95,12 +107,16 @@ async function viaReverie(url: string, key: string, docs: Doc[]): Promise<{ chun
       headers: { ...headers, 'Content-Type': doc.contentType },
       body: doc.data,
     });
-    if (res.status !== 201) throw new Error(`upload ${doc.name}: ${res.status} ${await res.text()}`);
+    if (res.status !== 201)
+      throw new Error(`upload ${doc.name}: ${res.status} ${await res.text()}`);
     const file = (await res.json()) as { id: string; run_id: string };
     ids.push(file.id);
     const run = await fetch(`${url}/v1/runs/${file.run_id}/wait?timeout=600`, { headers });
-    if ((((await run.json()) as { status: string }).status) !== 'succeeded') throw new Error(`ingest of ${doc.name} failed`);
-    const done = (await (await fetch(`${url}/v1/files/${file.id}`, { headers })).json()) as { chunk_count: number };
+    if (((await run.json()) as { status: string }).status !== 'succeeded')
+      throw new Error(`ingest of ${doc.name} failed`);
+    const done = (await (await fetch(`${url}/v1/files/${file.id}`, { headers })).json()) as {
+      chunk_count: number;
+    };
     chunks += done.chunk_count;
   });
   const seconds = (performance.now() - started) / 1000;
@@ -109,7 +125,11 @@ async function viaReverie(url: string, key: string, docs: Doc[]): Promise<{ chun
 }
 
 /** The same work as a plain script: parse, chunk, embed, insert; no API, no Temporal. */
-async function plainScript(bench: Bench, docs: Doc[], batch: number): Promise<{ chunks: number; seconds: number }> {
+async function plainScript(
+  bench: Bench,
+  docs: Doc[],
+  batch: number,
+): Promise<{ chunks: number; seconds: number }> {
   const embedder = new LocalEmbedder(bench.config.embeddingDim);
   const { chunkTokens, overlapTokens } = bench.config.ingest;
   const ids: string[] = [];
@@ -123,13 +143,24 @@ async function plainScript(bench: Bench, docs: Doc[], batch: number): Promise<{ 
        values ($1, $2, $3, $4, $5, 'baseline', 'processing')`,
       [id, TENANT_ID, doc.name, doc.contentType, doc.data.length],
     );
-    const planned = chunkDocument(await parseDocument(doc.format, doc.data), { maxTokens: chunkTokens, overlapTokens });
+    const planned = chunkDocument(await parseDocument(doc.format, doc.data), {
+      maxTokens: chunkTokens,
+      overlapTokens,
+    });
     for (let i = 0; i < planned.length; i += batch) {
       const part = planned.slice(i, i + batch);
       const vectors = await embedder.embed(part.map((c) => embeddingText(c)));
-      await insertChunks(bench.pool, TENANT_ID, id, part.map((c, j) => ({ ...c, embedding: toVectorLiteral(vectors[j]) })));
+      await insertChunks(
+        bench.pool,
+        TENANT_ID,
+        id,
+        part.map((c, j) => ({ ...c, embedding: toVectorLiteral(vectors[j]) })),
+      );
     }
-    await bench.pool.query(`update files set status = 'ready', chunk_count = $2 where id = $1`, [id, planned.length]);
+    await bench.pool.query(`update files set status = 'ready', chunk_count = $2 where id = $1`, [
+      id,
+      planned.length,
+    ]);
     chunks += planned.length;
   });
   const seconds = (performance.now() - started) / 1000;
@@ -138,7 +169,10 @@ async function plainScript(bench: Bench, docs: Doc[], batch: number): Promise<{ 
 }
 
 /** Seed `count` chunks (random text, local embeddings) in a tenant of their own; returns its key. */
-async function seedSearchCorpus(bench: Bench, count: number): Promise<{ tenantId: string; key: string }> {
+async function seedSearchCorpus(
+  bench: Bench,
+  count: number,
+): Promise<{ tenantId: string; key: string }> {
   const tenantId = randomUUID();
   await bench.pool.query(`insert into tenants (id, name) values ($1, 'bench-search')`, [tenantId]);
   const { key } = await createApiKey(bench.pool, tenantId, { name: 'bench-search' });
@@ -153,8 +187,19 @@ async function seedSearchCorpus(bench: Bench, count: number): Promise<{ tenantId
       [fileId, tenantId, `seed-${f}.txt`],
     );
     const rows = Array.from({ length: Math.min(perFile, count - f * perFile) }, (_, i) => {
-      const words = Array.from({ length: 60 }, () => VOCABULARY[Math.floor(random() * VOCABULARY.length)]);
-      return { ordinal: i, content: `${words.join(' ')}.`, heading: null, tokenCount: 60, startOffset: 0, endOffset: 0, page: null };
+      const words = Array.from(
+        { length: 60 },
+        () => VOCABULARY[Math.floor(random() * VOCABULARY.length)],
+      );
+      return {
+        ordinal: i,
+        content: `${words.join(' ')}.`,
+        heading: null,
+        tokenCount: 60,
+        startOffset: 0,
+        endOffset: 0,
+        page: null,
+      };
     });
     const vectors = await embedder.embed(rows.map((r) => r.content));
     for (let i = 0; i < rows.length; i += 500) {
@@ -162,7 +207,9 @@ async function seedSearchCorpus(bench: Bench, count: number): Promise<{ tenantId
         bench.pool,
         tenantId,
         fileId,
-        rows.slice(i, i + 500).map((r, j) => ({ ...r, embedding: toVectorLiteral(vectors[i + j]) })),
+        rows
+          .slice(i, i + 500)
+          .map((r, j) => ({ ...r, embedding: toVectorLiteral(vectors[i + j]) })),
       );
     }
     if ((f + 1) % 10 === 0) progress(`ingest: seeded ${(f + 1) * perFile} chunks`);
@@ -196,9 +243,14 @@ export async function ingest(bench: Bench): Promise<Row[]> {
       for (let rep = 0; rep < reps; rep++) {
         const sides = rep % 2 === 0 ? ['reverie', 'plain'] : ['plain', 'reverie'];
         for (const side of sides) {
-          const r = side === 'reverie' ? await viaReverie(api.url, bench.apiKey, [...docs]) : await plainScript(bench, [...docs], config.ingest.embedBatch);
+          const r =
+            side === 'reverie'
+              ? await viaReverie(api.url, bench.apiKey, [...docs])
+              : await plainScript(bench, [...docs], config.ingest.embedBatch);
           (side === 'reverie' ? ours : theirs).push(r.chunks / r.seconds);
-          progress(`ingest ${label} rep ${rep + 1}/${reps} ${side}: ${r.chunks} chunks in ${r.seconds.toFixed(2)} s`);
+          progress(
+            `ingest ${label} rep ${rep + 1}/${reps} ${side}: ${r.chunks} chunks in ${r.seconds.toFixed(2)} s`,
+          );
         }
       }
       const rate = spread(ours);
@@ -221,11 +273,17 @@ export async function ingest(bench: Bench): Promise<Row[]> {
     const latencies: number[] = [];
     const queries = quick ? 100 : 200;
     for (let i = 0; i < queries + 10; i++) {
-      const q = Array.from({ length: 3 }, () => VOCABULARY[Math.floor(random() * VOCABULARY.length)]).join(' ');
+      const q = Array.from(
+        { length: 3 },
+        () => VOCABULARY[Math.floor(random() * VOCABULARY.length)],
+      ).join(' ');
       const t0 = performance.now();
-      const res = await fetch(`${api.url}/v1/search?q=${encodeURIComponent(q)}&types=chunks&limit=10`, {
-        headers: { Authorization: `Bearer ${seeded.key}` },
-      });
+      const res = await fetch(
+        `${api.url}/v1/search?q=${encodeURIComponent(q)}&types=chunks&limit=10`,
+        {
+          headers: { Authorization: `Bearer ${seeded.key}` },
+        },
+      );
       if (!res.ok) throw new Error(`search: ${res.status}`);
       await res.json();
       if (i >= 10) latencies.push(performance.now() - t0);
@@ -235,7 +293,11 @@ export async function ingest(bench: Bench): Promise<Row[]> {
       // min / median / max columns carry p50 / p95 / p99 here.
       metric: `search p50/p95/p99 (${count / 1000}k chunks)`,
       unit: 'ms',
-      reverie: { min: percentile(latencies, 50), median: percentile(latencies, 95), max: percentile(latencies, 99) },
+      reverie: {
+        min: percentile(latencies, 50),
+        median: percentile(latencies, 95),
+        max: percentile(latencies, 99),
+      },
     });
     await bench.pool.query('delete from tenants where id = $1', [seeded.tenantId]);
   } finally {
@@ -250,7 +312,12 @@ export async function run(options: { quick: boolean }): Promise<Record<string, u
   const bench = await startBench(PROFILES[options.quick ? 'quick' : 'full']);
   try {
     const rows = await ingest(bench);
-    return Object.fromEntries(rows.map((r) => [`${r.metric}`, { reverie: r.reverie, baseline: r.baseline, ratio: r.ratio, target: r.target }]));
+    return Object.fromEntries(
+      rows.map((r) => [
+        `${r.metric}`,
+        { reverie: r.reverie, baseline: r.baseline, ratio: r.ratio, target: r.target },
+      ]),
+    );
   } finally {
     await bench.close();
   }

@@ -31,8 +31,22 @@ async function dreaming(bench: Bench): Promise<Row[]> {
   const once = (v: number) => ({ min: v, median: v, max: v });
   const ok = r.status === 'succeeded';
   return [
-    { scenario: 'dreaming', metric: `wall time, ${String(r.messages)} messages`, unit: 'ms', reverie: once(Number(r.wall_ms)), target: '≤ 10000 ms', pass: ok && Number(r.wall_ms) <= 10_000 },
-    { scenario: 'dreaming', metric: 'model calls per 50 messages', unit: 'calls', reverie: once(Number(r.llm_calls_per_50_messages)), target: '≤ 1', pass: ok && Number(r.llm_calls_per_50_messages) <= 1 },
+    {
+      scenario: 'dreaming',
+      metric: `wall time, ${String(r.messages)} messages`,
+      unit: 'ms',
+      reverie: once(Number(r.wall_ms)),
+      target: '≤ 10000 ms',
+      pass: ok && Number(r.wall_ms) <= 10_000,
+    },
+    {
+      scenario: 'dreaming',
+      metric: 'model calls per 50 messages',
+      unit: 'calls',
+      reverie: once(Number(r.llm_calls_per_50_messages)),
+      target: '≤ 1',
+      pass: ok && Number(r.llm_calls_per_50_messages) <= 1,
+    },
   ];
 }
 

@@ -28,7 +28,10 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   await hub.start();
   const blobs = createBlobStore(config);
   // A development MinIO starts without the bucket; a missing one is created once.
-  if (blobs instanceof S3BlobStore) await blobs.ensureBucket().catch((err: Error) => log.warn({ err: err.message }, 'blob bucket not ready'));
+  if (blobs instanceof S3BlobStore)
+    await blobs
+      .ensureBucket()
+      .catch((err: Error) => log.warn({ err: err.message }, 'blob bucket not ready'));
   const sweeper = new OrphanRunSweeper(pool, temporal, log);
   sweeper.start();
   const app = createApp({

@@ -70,7 +70,12 @@ let runtimeInstalled = false;
 function installRuntime(level: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  const map: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'WARN', warn: 'WARN' };
+  const map: Record<string, LogLevel> = {
+    trace: 'TRACE',
+    debug: 'DEBUG',
+    info: 'WARN',
+    warn: 'WARN',
+  };
   try {
     Runtime.install({ logger: new DefaultLogger(map[level] ?? 'ERROR') });
   } catch {

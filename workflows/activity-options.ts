@@ -75,20 +75,35 @@ export const INGEST_EMBED: ActivityOptions = {
 /** Memory extraction after a turn (model calls, embeddings, one transaction): never urgent, retried patiently. */
 export const MEMORY: ActivityOptions = {
   startToCloseTimeout: '3 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8 },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 8,
+  },
 };
 
 /** A dreaming model step (moments page, facts, profile). Heartbeats every second while the model thinks. */
 export const DREAM_MODEL_STEP: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '5 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6 },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 6,
+  },
 };
 
 /** Dreaming bookkeeping and the model-free steps (plan, affinity, watermark): database work. */
 export const DREAM_STEP: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 20 },
+  retry: {
+    initialInterval: '500 ms',
+    backoffCoefficient: 2,
+    maximumInterval: '10 seconds',
+    maximumAttempts: 20,
+  },
 };
 
 /** Lifecycle writes of a turn run in the worker as local activities. */

@@ -66,7 +66,11 @@ export class Meter extends Transform {
   size = 0;
   private readonly hash = createHash('sha256');
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null, data?: Buffer) => void): void {
+  override _transform(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (err?: Error | null, data?: Buffer) => void,
+  ): void {
     this.size += chunk.length;
     this.hash.update(chunk);
     callback(null, chunk);

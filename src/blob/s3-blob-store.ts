@@ -53,7 +53,12 @@ export class S3BlobStore implements BlobStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       ...(options.accessKeyId && options.secretAccessKey
-        ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
+        ? {
+            credentials: {
+              accessKeyId: options.accessKeyId,
+              secretAccessKey: options.secretAccessKey,
+            },
+          }
         : {}),
     });
   }
@@ -62,7 +67,11 @@ export class S3BlobStore implements BlobStore {
     return `${this.options.prefix}${key}`;
   }
 
-  async put(key: string, body: Readable, options: { contentType?: string } = {}): Promise<StoredBlob> {
+  async put(
+    key: string,
+    body: Readable,
+    options: { contentType?: string } = {},
+  ): Promise<StoredBlob> {
     const Bucket = this.options.bucket;
     const Key = this.objectKey(key);
     const hash = createHash('sha256');
@@ -74,11 +83,20 @@ export class S3BlobStore implements BlobStore {
 
     const uploadPart = async (data: Buffer) => {
       uploadId ??= (
-        await this.client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: options.contentType }))
+        await this.client.send(
+          new CreateMultipartUploadCommand({ Bucket, Key, ContentType: options.contentType }),
+        )
       ).UploadId;
       const PartNumber = parts.length + 1;
       const res = await this.client.send(
-        new UploadPartCommand({ Bucket, Key, UploadId: uploadId, PartNumber, Body: data, ContentLength: data.length }),
+        new UploadPartCommand({
+          Bucket,
+          Key,
+          UploadId: uploadId,
+          PartNumber,
+          Body: data,
+          ContentLength: data.length,
+        }),
       );
       parts.push({ ETag: res.ETag, PartNumber });
     };
@@ -102,12 +120,23 @@ export class S3BlobStore implements BlobStore {
       const last = Buffer.concat(pending);
       if (uploadId === undefined) {
         await this.client.send(
-          new PutObjectCommand({ Bucket, Key, Body: last, ContentLength: last.length, ContentType: options.contentType }),
+          new PutObjectCommand({
+            Bucket,
+            Key,
+            Body: last,
+            ContentLength: last.length,
+            ContentType: options.contentType,
+          }),
         );
       } else {
         if (last.length > 0) await uploadPart(last);
         await this.client.send(
-          new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+          new CompleteMultipartUploadCommand({
+            Bucket,
+            Key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts },
+          }),
         );
       }
     } catch (err) {
@@ -123,9 +152,13 @@ export class S3BlobStore implements BlobStore {
 
   async get(key: string): Promise<Readable> {
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }),
+      );
       if (!res.Body) throw new BlobNotFoundError(key);
-      return res.Body instanceof Readable ? res.Body : Readable.fromWeb(res.Body.transformToWebStream() as never);
+      return res.Body instanceof Readable
+        ? res.Body
+        : Readable.fromWeb(res.Body.transformToWebStream() as never);
     } catch (err) {
       if (isNotFound(err)) throw new BlobNotFoundError(key);
       throw err;
@@ -133,7 +166,9 @@ export class S3BlobStore implements BlobStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
+    await this.client.send(
+      new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }),
+    );
   }
 
   async check(): Promise<void> {
@@ -146,15 +181,22 @@ export class S3BlobStore implements BlobStore {
       await this.check();
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      await this.client.send(new CreateBucketCommand({ Bucket: this.options.bucket })).catch((e: unknown) => {
-        const name = (e as { name?: string }).name;
-        if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw e;
-      });
+      await this.client
+        .send(new CreateBucketCommand({ Bucket: this.options.bucket }))
+        .catch((e: unknown) => {
+          const name = (e as { name?: string }).name;
+          if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw e;
+        });
     }
   }
 }
 
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.name === 'NoSuchBucket' || e?.$metadata?.httpStatusCode === 404;
+  return (
+    e?.name === 'NoSuchKey' ||
+    e?.name === 'NotFound' ||
+    e?.name === 'NoSuchBucket' ||
+    e?.$metadata?.httpStatusCode === 404
+  );
 }

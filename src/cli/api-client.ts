@@ -19,9 +19,12 @@ export async function connectApi(config: Config): Promise<ApiClient> {
     try {
       res = await fetch(`${url}/v1/dev/token`);
     } catch (err) {
-      throw new Error(`cannot reach reverie at ${url} (${(err as Error).message}); start it with \`reverie dev\` or set REVERIE_URL`);
+      throw new Error(
+        `cannot reach reverie at ${url} (${(err as Error).message}); start it with \`reverie dev\` or set REVERIE_URL`,
+      );
     }
-    if (!res.ok) throw new Error(`no API key: set REVERIE_API_KEY (GET /v1/dev/token answered ${res.status})`);
+    if (!res.ok)
+      throw new Error(`no API key: set REVERIE_API_KEY (GET /v1/dev/token answered ${res.status})`);
     key = ((await res.json()) as { key: string }).key;
   }
   return { url, headers: { Authorization: `Bearer ${key}` } };
@@ -32,7 +35,8 @@ export async function describeError(res: Response): Promise<string> {
   const text = await res.text().catch(() => '');
   try {
     const body = JSON.parse(text) as { error?: { message?: string; code?: string } };
-    if (body.error?.message) return `${res.status} ${body.error.code ?? ''}: ${body.error.message}`.replace(' :', ':');
+    if (body.error?.message)
+      return `${res.status} ${body.error.code ?? ''}: ${body.error.message}`.replace(' :', ':');
   } catch {
     // not JSON
   }

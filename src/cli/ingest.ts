@@ -34,14 +34,23 @@ export async function runIngest(argv: string[], config: Config): Promise<number>
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { user: { type: 'string' }, concurrency: { type: 'string', default: '3' }, help: { type: 'boolean' } },
+    options: {
+      user: { type: 'string' },
+      concurrency: { type: 'string', default: '3' },
+      help: { type: 'boolean' },
+    },
   });
   if (values.help || positionals.length === 0) {
     process.stdout.write(USAGE);
     return values.help ? 0 : 2;
   }
   const client = await connectApi(config);
-  const files: FileProgress[] = positionals.map((p) => ({ name: p, stage: 'upload', done: 0, total: 1 }));
+  const files: FileProgress[] = positionals.map((p) => ({
+    name: p,
+    stage: 'upload',
+    done: 0,
+    total: 1,
+  }));
   const view = new ProgressView(files, Boolean(process.stdout.isTTY));
   let next = 0;
   const workers = Array.from({ length: Math.max(1, Number(values.concurrency) || 1) }, async () => {
@@ -61,7 +70,12 @@ export async function runIngest(argv: string[], config: Config): Promise<number>
   return files.every((f) => f.ok) ? 0 : 1;
 }
 
-async function ingestOne(client: ApiClient, file: FileProgress, userId: string | undefined, update: () => void): Promise<void> {
+async function ingestOne(
+  client: ApiClient,
+  file: FileProgress,
+  userId: string | undefined,
+  update: () => void,
+): Promise<void> {
   const filename = path.basename(file.name);
   const decision = detectFormat(filename, undefined);
   if (!decision.ok) throw new Error(decision.reason);
@@ -69,7 +83,11 @@ async function ingestOne(client: ApiClient, file: FileProgress, userId: string |
   const query = new URLSearchParams({ filename, ...(userId ? { user_id: userId } : {}) });
   const res = await fetch(`${client.url}/v1/files?${query.toString()}`, {
     method: 'POST',
-    headers: { ...client.headers, 'Content-Type': FORMAT_MEDIA_TYPE[decision.format], 'Content-Length': String(size) },
+    headers: {
+      ...client.headers,
+      'Content-Type': FORMAT_MEDIA_TYPE[decision.format],
+      'Content-Length': String(size),
+    },
     body: Readable.toWeb(createReadStream(file.name)),
     duplex: 'half',
   });
@@ -83,7 +101,12 @@ async function ingestOne(client: ApiClient, file: FileProgress, userId: string |
   let error: string | undefined;
   const parser = createParser({
     onEvent(event) {
-      const data = JSON.parse(event.data) as { stage?: string; done?: number; total?: number; message?: string };
+      const data = JSON.parse(event.data) as {
+        stage?: string;
+        done?: number;
+        total?: number;
+        message?: string;
+      };
       if (event.event === 'progress' && data.stage) {
         Object.assign(file, { stage: data.stage, done: data.done ?? 0, total: data.total ?? 1 });
         update();
@@ -93,12 +116,19 @@ async function ingestOne(client: ApiClient, file: FileProgress, userId: string |
     },
   });
   const decoder = new TextDecoder();
-  for await (const piece of events.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(piece, { stream: true }));
+  for await (const piece of events.body as unknown as AsyncIterable<Uint8Array>)
+    parser.feed(decoder.decode(piece, { stream: true }));
 
   const final = await fetch(`${client.url}/v1/files/${id}`, { headers: client.headers });
-  const body = (await final.json()) as { status: string; chunk_count: number; error: { message: string } | null };
+  const body = (await final.json()) as {
+    status: string;
+    chunk_count: number;
+    error: { message: string } | null;
+  };
   file.ok = body.status === 'ready';
-  file.outcome = file.ok ? `ready (${body.chunk_count} chunks) ${id}` : `${body.status}: ${body.error?.message ?? error ?? 'unknown error'}`;
+  file.outcome = file.ok
+    ? `ready (${body.chunk_count} chunks) ${id}`
+    : `${body.status}: ${body.error?.message ?? error ?? 'unknown error'}`;
 }
 
 /** One line per file; redrawn in place on a terminal, printed on changes otherwise. */
@@ -114,7 +144,9 @@ class ProgressView {
   render(changed?: FileProgress): void {
     if (this.tty) {
       const lines = this.files.map((f) => line(f));
-      process.stdout.write(`${this.drawn > 0 ? `\x1b[${this.drawn}A` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}`);
+      process.stdout.write(
+        `${this.drawn > 0 ? `\x1b[${this.drawn}A` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}`,
+      );
       this.drawn = lines.length;
       return;
     }

@@ -87,7 +87,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** Apply pending migrations (safe from several processes at once). */
-export async function migrateDatabase(config: Config, log: ReturnType<typeof createLogger>): Promise<void> {
+export async function migrateDatabase(
+  config: Config,
+  log: ReturnType<typeof createLogger>,
+): Promise<void> {
   if (!config.databaseUrl) throw new Error('DATABASE_URL is not set');
   const pool = createPool(config.databaseUrl, 2);
   try {

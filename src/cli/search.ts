@@ -37,7 +37,9 @@ export async function runSearch(argv: string[], config: Config): Promise<number>
   const query = new URLSearchParams({ q, limit: values.limit ?? '10' });
   if (values.types) query.set('types', values.types);
   if (values.user) query.set('user_id', values.user);
-  const res = await fetch(`${client.url}/v1/search?${query.toString()}`, { headers: client.headers });
+  const res = await fetch(`${client.url}/v1/search?${query.toString()}`, {
+    headers: client.headers,
+  });
   if (!res.ok) {
     process.stderr.write(`reverie search: ${await describeError(res)}\n`);
     return 1;
@@ -49,7 +51,9 @@ export async function runSearch(argv: string[], config: Config): Promise<number>
   }
   if (body.data.length === 0) process.stdout.write('no results\n');
   body.data.forEach((hit, i) => {
-    process.stdout.write(`${i + 1}. [${hit.type}] ${where(hit)}  score ${hit.score.toFixed(4)}\n   ${snippet(hit.text)}\n`);
+    process.stdout.write(
+      `${i + 1}. [${hit.type}] ${where(hit)}  score ${hit.score.toFixed(4)}\n   ${snippet(hit.text)}\n`,
+    );
   });
   process.stdout.write(`(${body.data.length} hits in ${body.took_ms} ms)\n`);
   return 0;

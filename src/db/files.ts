@@ -58,8 +58,15 @@ export function insertFile(db: Queryable, file: NewFile): Promise<FileRow> {
   );
 }
 
-export function getFile(db: Queryable, tenantId: string, fileId: string): Promise<FileRow | undefined> {
-  return maybeOne<FileRow>(db, 'select * from files where tenant_id = $1 and id = $2', [tenantId, fileId]);
+export function getFile(
+  db: Queryable,
+  tenantId: string,
+  fileId: string,
+): Promise<FileRow | undefined> {
+  return maybeOne<FileRow>(db, 'select * from files where tenant_id = $1 and id = $2', [
+    tenantId,
+    fileId,
+  ]);
 }
 
 /** For activities, which act on ids the workflow was given by a trusted API. */
@@ -68,10 +75,11 @@ export function findFileById(db: Queryable, fileId: string): Promise<FileRow | u
 }
 
 export function listFiles(db: Queryable, tenantId: string, limit: number): Promise<FileRow[]> {
-  return many<FileRow>(db, 'select * from files where tenant_id = $1 order by created_at desc, id desc limit $2', [
-    tenantId,
-    limit,
-  ]);
+  return many<FileRow>(
+    db,
+    'select * from files where tenant_id = $1 order by created_at desc, id desc limit $2',
+    [tenantId, limit],
+  );
 }
 
 /** A chunk ready to store, with its embedding. */
@@ -91,7 +99,12 @@ export interface NewChunk {
  * (by an earlier attempt) are left alone, so a retry never duplicates.
  * @returns how many rows were new.
  */
-export async function insertChunks(db: Queryable, tenantId: string, fileId: string, chunks: NewChunk[]): Promise<number> {
+export async function insertChunks(
+  db: Queryable,
+  tenantId: string,
+  fileId: string,
+  chunks: NewChunk[],
+): Promise<number> {
   if (chunks.length === 0) return 0;
   const res = await db.query(
     `insert into chunks (id, tenant_id, file_id, ordinal, content, heading, token_count, start_offset,
@@ -118,6 +131,10 @@ export async function insertChunks(db: Queryable, tenantId: string, fileId: stri
 
 /** Ordinals of a file's chunks already stored. */
 export async function storedOrdinals(db: Queryable, fileId: string): Promise<Set<number>> {
-  const rows = await many<{ ordinal: number }>(db, 'select ordinal from chunks where file_id = $1', [fileId]);
+  const rows = await many<{ ordinal: number }>(
+    db,
+    'select ordinal from chunks where file_id = $1',
+    [fileId],
+  );
   return new Set(rows.map((r) => r.ordinal));
 }

@@ -80,7 +80,8 @@ export class EventWriter {
         } finally {
           this.flushing--;
           // Group commit: what arrived while this batch was in flight goes next.
-          if (this.flushing === 0 && this.buffer.length > 0 && !this.failure) this.flushInBackground();
+          if (this.flushing === 0 && this.buffer.length > 0 && !this.failure)
+            this.flushInBackground();
         }
       });
     }

@@ -112,11 +112,13 @@ export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk
     } else if (tokens + unit.tokens > maxTokens && hasContent()) {
       flush(true);
       // The overlap gives way when it would push the new sentence over the limit.
-      while (current.length > 0 && tokens + unit.tokens > maxTokens) tokens -= current.shift()!.tokens;
+      while (current.length > 0 && tokens + unit.tokens > maxTokens)
+        tokens -= current.shift()!.tokens;
     }
     if (tokens + unit.tokens > maxTokens && !hasContent()) {
       // Headings alone exceeding the budget: keep the nearest ones.
-      while (current.length > 0 && tokens + unit.tokens > maxTokens) tokens -= current.shift()!.tokens;
+      while (current.length > 0 && tokens + unit.tokens > maxTokens)
+        tokens -= current.shift()!.tokens;
     }
     current.push(unit);
     tokens += unit.tokens;
@@ -143,7 +145,12 @@ function sentences(text: string): [number, number][] {
 }
 
 /** Pieces of `text[start, end)` of at most `maxTokens` each, cut at whitespace near the middle. */
-function splitLong(text: string, start: number, end: number, maxTokens: number): Omit<Unit, 'heading' | 'page' | 'isHeading'>[] {
+function splitLong(
+  text: string,
+  start: number,
+  end: number,
+  maxTokens: number,
+): Omit<Unit, 'heading' | 'page' | 'isHeading'>[] {
   const tokens = countTokens(text.slice(start, end));
   if (tokens <= maxTokens || end - start < 2) return [{ start, end, tokens }];
   const middle = start + Math.floor((end - start) / 2);
@@ -152,5 +159,8 @@ function splitLong(text: string, start: number, end: number, maxTokens: number):
   if (cut <= start || cut >= end) cut = middle;
   let rightStart = cut;
   while (rightStart < end && text[rightStart] === ' ') rightStart++;
-  return [...splitLong(text, start, cut, maxTokens), ...splitLong(text, rightStart, end, maxTokens)];
+  return [
+    ...splitLong(text, start, cut, maxTokens),
+    ...splitLong(text, rightStart, end, maxTokens),
+  ];
 }

@@ -15,7 +15,8 @@ export interface ParsedDocument {
 }
 
 /** Why a file cannot be ingested; `code` lands in the file's `error`. */
-export type ParseErrorCode = 'empty_file' | 'no_text' | 'not_text' | 'invalid_json' | 'invalid_csv' | 'invalid_pdf';
+export type ParseErrorCode =
+  'empty_file' | 'no_text' | 'not_text' | 'invalid_json' | 'invalid_csv' | 'invalid_pdf';
 
 export class ParseError extends Error {
   override name = 'ParseError';

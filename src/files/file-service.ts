@@ -42,7 +42,10 @@ export class FileService {
   format(filename: string, contentType: string | undefined): FileFormat {
     const decision = detectFormat(filename, contentType);
     if (!decision.ok) {
-      throw new AppError(415, 'unsupported_media_type', decision.reason, { filename, content_type: contentType ?? null });
+      throw new AppError(415, 'unsupported_media_type', decision.reason, {
+        filename,
+        content_type: contentType ?? null,
+      });
     }
     return decision.format;
   }
@@ -58,7 +61,9 @@ export class FileService {
     const key = blobKeys.original(req.tenantId, fileId);
     const limited = new ByteLimit(this.config.maxUploadBytes);
     pipeline(req.body, limited, () => undefined);
-    const stored = await this.blobs.put(key, limited, { contentType: FORMAT_MEDIA_TYPE[req.format] });
+    const stored = await this.blobs.put(key, limited, {
+      contentType: FORMAT_MEDIA_TYPE[req.format],
+    });
     const workflowId = ingestWorkflowId(req.tenantId, fileId);
     let recorded: { file: FileRow; run: RunRow };
     try {
@@ -110,7 +115,11 @@ export class FileService {
       await this.pool.query('delete from files where id = $1', [fileId]).catch(() => undefined);
       await this.pool.query('delete from runs where id = $1', [runId]).catch(() => undefined);
       await this.blobs.delete(key).catch(() => undefined);
-      throw new UnavailableError('the workflow service is unavailable; the file was not accepted', { dependency: 'temporal' }, err);
+      throw new UnavailableError(
+        'the workflow service is unavailable; the file was not accepted',
+        { dependency: 'temporal' },
+        err,
+      );
     }
     return recorded;
   }
@@ -129,7 +138,10 @@ export class FileService {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         });
     }
-    await this.pool.query('delete from files where tenant_id = $1 and id = $2', [file.tenant_id, file.id]);
+    await this.pool.query('delete from files where tenant_id = $1 and id = $2', [
+      file.tenant_id,
+      file.id,
+    ]);
     await this.blobs.delete(file.blob_key);
     await this.blobs.delete(blobKeys.chunkPlan(file.tenant_id, file.id)).catch(() => undefined);
   }

@@ -55,14 +55,22 @@ export function detectFormat(filename: string, contentType: string | undefined):
   const mediaType = (contentType ?? '').split(';')[0].trim().toLowerCase();
   const fromType = MEDIA_TYPES[mediaType];
   const supported = 'txt, md, html, json, csv or pdf';
-  if (ext && !fromExt) return { ok: false, reason: `files of type .${ext} are not supported (${supported})` };
+  if (ext && !fromExt)
+    return { ok: false, reason: `files of type .${ext} are not supported (${supported})` };
   if (!GENERIC_TYPES.has(mediaType) && !fromType) {
     return { ok: false, reason: `content type ${mediaType} is not supported (${supported})` };
   }
   if (fromExt && fromType && fromExt !== fromType && !(fromType === 'txt' && fromExt !== 'pdf')) {
-    return { ok: false, reason: `content type ${mediaType} does not match the file name ${filename}` };
+    return {
+      ok: false,
+      reason: `content type ${mediaType} does not match the file name ${filename}`,
+    };
   }
   const format = fromExt ?? fromType;
-  if (!format) return { ok: false, reason: `cannot tell the type of ${filename}: give it an extension (${supported})` };
+  if (!format)
+    return {
+      ok: false,
+      reason: `cannot tell the type of ${filename}: give it an extension (${supported})`,
+    };
   return { ok: true, format };
 }

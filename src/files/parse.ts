@@ -47,7 +47,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function decodeText(data: Buffer, format: FileFormat): string {
   const binary = () =>
-    new ParseError('not_text', `the file is not ${format} text: it contains binary data (is it really a .${format} file?)`);
+    new ParseError(
+      'not_text',
+      `the file is not ${format} text: it contains binary data (is it really a .${format} file?)`,
+    );
   let text: string;
   try {
     text = utf8.decode(data);
@@ -125,7 +128,11 @@ const markdownHeading: FormatCallback = (elem, walk, builder, options) => {
 };
 
 const HTML_SELECTORS: SelectorDefinition[] = [
-  ...[1, 2, 3, 4, 5, 6].map((level) => ({ selector: `h${level}`, format: 'markdownHeading', options: { level } })),
+  ...[1, 2, 3, 4, 5, 6].map((level) => ({
+    selector: `h${level}`,
+    format: 'markdownHeading',
+    options: { level },
+  })),
   { selector: 'a', options: { ignoreHref: true } },
   { selector: 'img', format: 'skip' },
   { selector: 'script', format: 'skip' },
@@ -155,13 +162,17 @@ function parseJson(text: string): DocumentBlock[] {
   }
   const blocks: DocumentBlock[] = [];
   if (Array.isArray(value)) {
-    value.forEach((item, i) => blocks.push({ kind: 'text', text: flatten(item, `[${i}]`).join('\n') }));
+    value.forEach((item, i) =>
+      blocks.push({ kind: 'text', text: flatten(item, `[${i}]`).join('\n') }),
+    );
   } else if (value !== null && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
       if (item !== null && typeof item === 'object') {
         blocks.push({ kind: 'heading', level: 1, text: key });
         if (Array.isArray(item) && item.every((x) => x !== null && typeof x === 'object')) {
-          item.forEach((x, i) => blocks.push({ kind: 'text', text: flatten(x, `${key}[${i}]`).join('\n') }));
+          item.forEach((x, i) =>
+            blocks.push({ kind: 'text', text: flatten(x, `${key}[${i}]`).join('\n') }),
+          );
         } else {
           blocks.push({ kind: 'text', text: flatten(item, key).join('\n') });
         }
@@ -177,7 +188,9 @@ function parseJson(text: string): DocumentBlock[] {
 
 function flatten(value: unknown, prefix: string): string[] {
   if (value === null || typeof value !== 'object') return [`${prefix}: ${String(value)}`];
-  const entries = Array.isArray(value) ? value.map((v, i) => [`[${i}]`, v] as const) : Object.entries(value).map(([k, v]) => [`.${k}`, v] as const);
+  const entries = Array.isArray(value)
+    ? value.map((v, i) => [`[${i}]`, v] as const)
+    : Object.entries(value).map(([k, v]) => [`.${k}`, v] as const);
   if (entries.length === 0) return [`${prefix}: ${Array.isArray(value) ? '[]' : '{}'}`];
   return entries.flatMap(([k, v]) => flatten(v, `${prefix}${k}`));
 }
@@ -186,14 +199,19 @@ function flatten(value: unknown, prefix: string): string[] {
 function parseCsvRows(text: string): DocumentBlock[] {
   let rows: string[][];
   try {
-    const parsed: unknown = parseCsv(text, { relax_column_count: true, skip_empty_lines: true, bom: true });
+    const parsed: unknown = parseCsv(text, {
+      relax_column_count: true,
+      skip_empty_lines: true,
+      bom: true,
+    });
     rows = parsed as string[][];
   } catch (err) {
     throw new ParseError('invalid_csv', `the file is not valid CSV: ${(err as Error).message}`);
   }
   if (rows.length === 0) return [];
   const header = rows[0];
-  const hasHeader = rows.length > 1 && header.every((h) => h.trim() !== '' && Number.isNaN(Number(h)));
+  const hasHeader =
+    rows.length > 1 && header.every((h) => h.trim() !== '' && Number.isNaN(Number(h)));
   if (!hasHeader) return rows.map((r) => ({ kind: 'text', text: r.join(', ') }));
   return [
     { kind: 'heading', level: 1, text: `Columns: ${header.join(', ')}` },

@@ -35,7 +35,10 @@ const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error
 
 function thread(): Worker {
   if (worker) return worker;
-  const w = new Worker(WORKER_CODE, { eval: true, workerData: { unpdf: require.resolve('unpdf') } });
+  const w = new Worker(WORKER_CODE, {
+    eval: true,
+    workerData: { unpdf: require.resolve('unpdf') },
+  });
   w.on('message', (reply: Reply) => {
     const waiter = pending.get(reply.id);
     pending.delete(reply.id);
@@ -67,7 +70,8 @@ export async function extractPdfPages(data: Buffer): Promise<string[]> {
     // Copy: the caller's buffer may be a view into a pooled ArrayBuffer.
     w.postMessage({ id, data: Uint8Array.from(data) });
   });
-  if (reply.error !== undefined) throw new ParseError('invalid_pdf', `the PDF could not be read: ${reply.error}`);
+  if (reply.error !== undefined)
+    throw new ParseError('invalid_pdf', `the PDF could not be read: ${reply.error}`);
   return reply.pages ?? [];
 }
 

@@ -624,7 +624,14 @@ function structuredCompletion(value: object, model: string | undefined): object 
     created: Math.floor(Date.now() / 1000),
     model: model ?? SIMULATOR_MODEL_ID,
     system_fingerprint: 'fp_simulator',
-    choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content, refusal: null },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
+    ],
     usage: { prompt_tokens: 0, completion_tokens, total_tokens: completion_tokens },
   };
 }

@@ -31,7 +31,12 @@ export function createSearchTool(pool: Pool, embedder: Embedder): ToolDefinition
           items: { type: 'string', enum: [...SEARCH_TYPES] },
           description: 'where to search (default: everywhere)',
         },
-        limit: { type: 'integer', minimum: 1, maximum: 20, description: 'how many hits (default 5)' },
+        limit: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 20,
+          description: 'how many hits (default 5)',
+        },
       },
       required: ['query'],
       additionalProperties: false,

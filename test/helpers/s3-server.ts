@@ -32,7 +32,10 @@ export async function startS3Server(directory: string): Promise<S3TestServer> {
 /** Environment that points a platform's blob store at the run's s3rver. */
 export function s3TestEnv(prefix: string): Record<string, string> {
   const endpoint = process.env.S3_ENDPOINT_TEST;
-  if (!endpoint) throw new Error('S3_ENDPOINT_TEST is not set: run through jest (test/setup/global-setup.ts starts s3rver)');
+  if (!endpoint)
+    throw new Error(
+      'S3_ENDPOINT_TEST is not set: run through jest (test/setup/global-setup.ts starts s3rver)',
+    );
   return {
     BLOB_DRIVER: 's3',
     S3_ENDPOINT: endpoint,

@@ -290,22 +290,19 @@ describe('runs API', () => {
   // throws APIUserAbortError, which is rethrown as is; Temporal reports it as a
   // failure (not a cancellation), so the run ends `failed` ("Request was aborted.").
   // Flip to `it` once fixed.
-  it(
-    'cancelling a turn whose model has not answered yet ends it cancelled, not failed',
-    async () => {
-      fake.setDefault({ kind: 'hang' });
-      const running = await post(await newSession(), 'this will hang too');
-      await until('the model call', () => fake.chatRequests().length === 1);
-      expect((await api.post(`/v1/runs/${running.id}/cancel`).set(auth)).status).toBe(202);
-      const ended = await wait(running.id);
-      expect({ status: ended.status, error: ended.error }).toEqual({
-        status: 'cancelled',
-        error: null,
-      });
-      const frames = await readSse(await events(running.id));
-      expect(JSON.parse(frames.at(-1)!.data).reason).toBe('cancelled');
-    },
-  );
+  it('cancelling a turn whose model has not answered yet ends it cancelled, not failed', async () => {
+    fake.setDefault({ kind: 'hang' });
+    const running = await post(await newSession(), 'this will hang too');
+    await until('the model call', () => fake.chatRequests().length === 1);
+    expect((await api.post(`/v1/runs/${running.id}/cancel`).set(auth)).status).toBe(202);
+    const ended = await wait(running.id);
+    expect({ status: ended.status, error: ended.error }).toEqual({
+      status: 'cancelled',
+      error: null,
+    });
+    const frames = await readSse(await events(running.id));
+    expect(JSON.parse(frames.at(-1)!.data).reason).toBe('cancelled');
+  });
 
   describe('GET /v1/runs/{id}/events', () => {
     let run: RunJson;

@@ -4,7 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { BlobNotFoundError, FsBlobStore, readBlob, S3BlobStore, type BlobStore } from '../../src/blob';
+import {
+  BlobNotFoundError,
+  FsBlobStore,
+  readBlob,
+  S3BlobStore,
+  type BlobStore,
+} from '../../src/blob';
 import { S3_TEST_BUCKET, S3_TEST_CREDENTIALS } from '../helpers/s3-server';
 
 /** Bytes `size` long, deterministic, yielded in 64 KiB pieces (a stream, never one buffer). */
@@ -52,10 +58,16 @@ const drivers: [string, () => Promise<{ store: BlobStore; cleanup: () => Promise
     'fs',
     async () => {
       const dir = await mkdtemp(path.join(os.tmpdir(), 'reverie-blobs-'));
-      return { store: new FsBlobStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+      return {
+        store: new FsBlobStore(dir),
+        cleanup: () => rm(dir, { recursive: true, force: true }),
+      };
     },
   ],
-  ['s3', async () => ({ store: s3Store(`blob-test-${randomUUID()}/`), cleanup: async () => undefined })],
+  [
+    's3',
+    async () => ({ store: s3Store(`blob-test-${randomUUID()}/`), cleanup: async () => undefined }),
+  ],
 ];
 
 describe.each(drivers)('%s blob store', (_name, make) => {
@@ -65,7 +77,10 @@ describe.each(drivers)('%s blob store', (_name, make) => {
   afterAll(() => cleanup());
 
   it('stores, reads back and deletes a small object', async () => {
-    const put = await store.put('a/small', Readable.from([Buffer.from('hello '), Buffer.from('world')]));
+    const put = await store.put(
+      'a/small',
+      Readable.from([Buffer.from('hello '), Buffer.from('world')]),
+    );
     expect(put).toMatchObject({ key: 'a/small', size: 11 });
     expect(put.sha256).toBe('b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9');
     expect((await readBlob(store, 'a/small')).toString()).toBe('hello world');
@@ -84,7 +99,9 @@ describe.each(drivers)('%s blob store', (_name, make) => {
   });
 
   it('leaves nothing behind when the body fails midway', async () => {
-    await expect(store.put('broken/one', streamOf(12 * 1024 * 1024, 6 * 1024 * 1024))).rejects.toThrow('client went away');
+    await expect(
+      store.put('broken/one', streamOf(12 * 1024 * 1024, 6 * 1024 * 1024)),
+    ).rejects.toThrow('client went away');
     await expect(store.get('broken/one')).rejects.toBeInstanceOf(BlobNotFoundError);
   });
 
@@ -99,7 +116,9 @@ describe('s3 driver details', () => {
     const store = s3Store(prefix);
     const sent: string[] = [];
     const send = store.client.send.bind(store.client);
-    jest.spyOn(store.client, 'send').mockImplementation(((command: { constructor: { name: string } }) => {
+    jest.spyOn(store.client, 'send').mockImplementation(((command: {
+      constructor: { name: string };
+    }) => {
       sent.push(command.constructor.name);
       return send(command as never);
     }) as never);
@@ -113,10 +132,16 @@ describe('s3 driver details', () => {
     ]);
     sent.length = 0;
     await expect(store.put('x', streamOf(11 * 1024 * 1024, 6 * 1024 * 1024))).rejects.toThrow();
-    expect(sent).toEqual(['CreateMultipartUploadCommand', 'UploadPartCommand', 'AbortMultipartUploadCommand']);
+    expect(sent).toEqual([
+      'CreateMultipartUploadCommand',
+      'UploadPartCommand',
+      'AbortMultipartUploadCommand',
+    ]);
     await store.delete('big');
     await store.put('y', Readable.from([Buffer.from('ok')]));
-    const listed = await store.client.send(new ListObjectsV2Command({ Bucket: S3_TEST_BUCKET, Prefix: prefix }));
+    const listed = await store.client.send(
+      new ListObjectsV2Command({ Bucket: S3_TEST_BUCKET, Prefix: prefix }),
+    );
     expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([`${prefix}y`]);
   });
 

@@ -4,7 +4,14 @@ import { createApiKey } from '../../src/db/api-keys';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { startPlatform, type Platform } from '../helpers/platform';
 import { s3TestEnv } from '../helpers/s3-server';
-import { binaryBytes, longText, makePdf, PDF_PAGES, TEXT_FILES, WORDS } from '../fixtures/files/make-fixtures';
+import {
+  binaryBytes,
+  longText,
+  makePdf,
+  PDF_PAGES,
+  TEXT_FILES,
+  WORDS,
+} from '../fixtures/files/make-fixtures';
 
 interface FileJson {
   id: string;
@@ -61,16 +68,21 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
     const api = () => request(platform.url);
 
     function uploadMultipart(filename: string, body: Buffer | string, contentType: string) {
-      return api().post('/v1/files').set(auth()).attach('file', Buffer.from(body), { filename, contentType });
+      return api()
+        .post('/v1/files')
+        .set(auth())
+        .attach('file', Buffer.from(body), { filename, contentType });
     }
 
     function uploadRaw(filename: string, body: Buffer | string, contentType: string) {
-      return api()
-        .post(`/v1/files?filename=${encodeURIComponent(filename)}`)
-        .set(auth())
-        .set('Content-Type', contentType)
-        // superagent would JSON-encode a Buffer sent as JSON: send its text.
-        .send(contentType.includes('json') ? Buffer.from(body).toString() : Buffer.from(body));
+      return (
+        api()
+          .post(`/v1/files?filename=${encodeURIComponent(filename)}`)
+          .set(auth())
+          .set('Content-Type', contentType)
+          // superagent would JSON-encode a Buffer sent as JSON: send its text.
+          .send(contentType.includes('json') ? Buffer.from(body).toString() : Buffer.from(body))
+      );
     }
 
     async function settled(id: string): Promise<FileJson> {
@@ -84,7 +96,10 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
     }
 
     async function storedChunks(fileId: string): Promise<number> {
-      const res = await platform.pool.query<{ n: number }>('select count(*)::int as n from chunks where file_id = $1', [fileId]);
+      const res = await platform.pool.query<{ n: number }>(
+        'select count(*)::int as n from chunks where file_id = $1',
+        [fileId],
+      );
       return res.rows[0].n;
     }
 
@@ -95,32 +110,47 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
       return res.rows[0];
     }
 
-    it.each(Object.entries(TEXT_FILES))('ingests %s (multipart) and serves it back', async (filename, fixture) => {
-      const res = await uploadMultipart(filename, fixture.body, fixture.contentType).expect(201);
-      expect(res.body).toMatchObject({ status: 'processing', filename });
-      expect(res.body.run_id).toEqual(expect.any(String));
-      const file = await settled(res.body.id);
-      expect(file.error).toBeNull();
-      expect(file.status).toBe('ready');
-      expect(file.chunk_count).toBeGreaterThan(0);
-      expect(await storedChunks(file.id)).toBe(file.chunk_count);
-      const content = await api().get(`/v1/files/${file.id}/content`).set(auth()).buffer(true).parse((r, cb) => {
-        const parts: Buffer[] = [];
-        r.on('data', (d: Buffer) => parts.push(d));
-        r.on('end', () => cb(null, Buffer.concat(parts)));
-      });
-      expect(content.status).toBe(200);
-      expect((content.body as Buffer).toString()).toBe(fixture.body);
-    });
+    it.each(Object.entries(TEXT_FILES))(
+      'ingests %s (multipart) and serves it back',
+      async (filename, fixture) => {
+        const res = await uploadMultipart(filename, fixture.body, fixture.contentType).expect(201);
+        expect(res.body).toMatchObject({ status: 'processing', filename });
+        expect(res.body.run_id).toEqual(expect.any(String));
+        const file = await settled(res.body.id);
+        expect(file.error).toBeNull();
+        expect(file.status).toBe('ready');
+        expect(file.chunk_count).toBeGreaterThan(0);
+        expect(await storedChunks(file.id)).toBe(file.chunk_count);
+        const content = await api()
+          .get(`/v1/files/${file.id}/content`)
+          .set(auth())
+          .buffer(true)
+          .parse((r, cb) => {
+            const parts: Buffer[] = [];
+            r.on('data', (d: Buffer) => parts.push(d));
+            r.on('end', () => cb(null, Buffer.concat(parts)));
+          });
+        expect(content.status).toBe(200);
+        expect((content.body as Buffer).toString()).toBe(fixture.body);
+      },
+    );
 
     it('ingests a multi-page PDF sent as a raw body, and search finds its page', async () => {
       const pdf = await makePdf(PDF_PAGES);
       const res = await uploadRaw('field-report.pdf', pdf, 'application/pdf').expect(201);
       const file = await settled(res.body.id);
       expect(file).toMatchObject({ status: 'ready', size_bytes: pdf.length });
-      const search = await api().get(`/v1/search?q=${WORDS.pdf}&types=chunks`).set(auth()).expect(200);
-      const hit = search.body.data.find((h: { source: { file_id: string } }) => h.source.file_id === file.id);
-      expect(hit).toMatchObject({ type: 'chunks', source: { filename: 'field-report.pdf', page: 3 } });
+      const search = await api()
+        .get(`/v1/search?q=${WORDS.pdf}&types=chunks`)
+        .set(auth())
+        .expect(200);
+      const hit = search.body.data.find(
+        (h: { source: { file_id: string } }) => h.source.file_id === file.id,
+      );
+      expect(hit).toMatchObject({
+        type: 'chunks',
+        source: { filename: 'field-report.pdf', page: 3 },
+      });
       expect(hit.text).toContain(WORDS.pdf);
       expect(hit.source.start_offset).toEqual(expect.any(Number));
     });
@@ -129,18 +159,40 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
       const res = await uploadRaw('long.txt', longText(60), 'text/plain').expect(201);
       const file = await settled(res.body.id);
       expect(file.status).toBe('ready');
-      const all = frames((await api().get(`/v1/files/${file.id}/events`).set(auth()).expect(200)).text);
+      const all = frames(
+        (await api().get(`/v1/files/${file.id}/events`).set(auth()).expect(200)).text,
+      );
       const types = all.map((f) => f.event);
       expect(types[0]).toBe('run.started');
       expect(types[types.length - 1]).toBe('done');
-      const progress = all.filter((f) => f.event === 'progress').map((f) => JSON.parse(f.data) as { stage: string; done: number; total: number });
-      expect(progress.map((p) => p.stage)).toEqual(expect.arrayContaining(['parse', 'chunk', 'embed']));
+      const progress = all
+        .filter((f) => f.event === 'progress')
+        .map((f) => JSON.parse(f.data) as { stage: string; done: number; total: number });
+      expect(progress.map((p) => p.stage)).toEqual(
+        expect.arrayContaining(['parse', 'chunk', 'embed']),
+      );
       const embeds = progress.filter((p) => p.stage === 'embed');
       expect(embeds.length).toBeGreaterThan(1);
-      expect(embeds[embeds.length - 1]).toEqual({ stage: 'embed', done: file.chunk_count, total: file.chunk_count });
-      expect(JSON.parse(all[all.length - 1].data)).toMatchObject({ reason: 'ready', file_id: file.id, chunk_count: file.chunk_count });
+      expect(embeds[embeds.length - 1]).toEqual({
+        stage: 'embed',
+        done: file.chunk_count,
+        total: file.chunk_count,
+      });
+      expect(JSON.parse(all[all.length - 1].data)).toMatchObject({
+        reason: 'ready',
+        file_id: file.id,
+        chunk_count: file.chunk_count,
+      });
       // Resume after the third event: state first, then the rest.
-      const resumed = frames((await api().get(`/v1/files/${file.id}/events`).set(auth()).set('Last-Event-ID', all[2].id!).expect(200)).text);
+      const resumed = frames(
+        (
+          await api()
+            .get(`/v1/files/${file.id}/events`)
+            .set(auth())
+            .set('Last-Event-ID', all[2].id!)
+            .expect(200)
+        ).text,
+      );
       expect(resumed[0].event).toBe('run.state');
       expect(resumed.slice(1).map((f) => f.id)).toEqual(all.slice(3).map((f) => f.id));
     });
@@ -158,7 +210,11 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
         expect(res.status).toBe(415);
         expect(res.body.error.code).toBe('unsupported_media_type');
       }
-      const noName = await api().post('/v1/files').set(auth()).set('Content-Type', 'text/plain').send('hi');
+      const noName = await api()
+        .post('/v1/files')
+        .set(auth())
+        .set('Content-Type', 'text/plain')
+        .send('hi');
       expect(noName.status).toBe(400);
       expect(await counts()).toEqual(before);
     });
@@ -173,7 +229,10 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
       expect(multipart.status).toBe(413);
       // Chunked (no Content-Length): caught while streaming.
       const chunked = await new Promise<number>((resolve, reject) => {
-        const req = api().post('/v1/files?filename=big.txt').set(auth()).set('Content-Type', 'text/plain');
+        const req = api()
+          .post('/v1/files?filename=big.txt')
+          .set(auth())
+          .set('Content-Type', 'text/plain');
         req.on('response', (r: { status: number }) => resolve(r.status));
         req.on('error', reject);
         for (let i = 0; i < 9; i++) req.write(Buffer.alloc(256 * 1024, 'b'));
@@ -184,8 +243,19 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
     });
 
     it.each([
-      ['corrupt.pdf', async () => Buffer.concat([(await makePdf(PDF_PAGES)).subarray(0, 300), Buffer.alloc(500, 0x41)]), 'application/pdf', 'invalid_pdf'],
-      ['text-labelled.pdf', async () => Buffer.from('this is plain text, not a PDF'), 'application/pdf', 'invalid_pdf'],
+      [
+        'corrupt.pdf',
+        async () =>
+          Buffer.concat([(await makePdf(PDF_PAGES)).subarray(0, 300), Buffer.alloc(500, 0x41)]),
+        'application/pdf',
+        'invalid_pdf',
+      ],
+      [
+        'text-labelled.pdf',
+        async () => Buffer.from('this is plain text, not a PDF'),
+        'application/pdf',
+        'invalid_pdf',
+      ],
       ['zero.txt', async () => Buffer.alloc(0), 'text/plain', 'empty_file'],
       ['blank.md', async () => Buffer.from('\n\n   \n\t\n'), 'text/markdown', 'no_text'],
       ['image.txt', async () => binaryBytes(), 'text/plain', 'not_text'],
@@ -211,12 +281,20 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
         if (Date.now() > deadline) throw new Error('embedding never started');
         await new Promise((r) => setTimeout(r, 20));
       }
-      await api().delete(`/v1/files/${id}`).set(auth()).expect(200, { id, object: 'file', deleted: true });
+      await api()
+        .delete(`/v1/files/${id}`)
+        .set(auth())
+        .expect(200, { id, object: 'file', deleted: true });
       await api().get(`/v1/files/${id}`).set(auth()).expect(404);
       const run = await api().get(`/v1/runs/${runId}/wait?timeout=30`).set(auth());
       if (run.status !== 200) {
-        const log = await platform.pool.query('select seq, type, data from run_events where run_id = $1 order by seq', [runId]);
-        throw new Error(`run did not finish: ${JSON.stringify(run.body)} ${JSON.stringify(log.rows.slice(-5))}`);
+        const log = await platform.pool.query(
+          'select seq, type, data from run_events where run_id = $1 order by seq',
+          [runId],
+        );
+        throw new Error(
+          `run did not finish: ${JSON.stringify(run.body)} ${JSON.stringify(log.rows.slice(-5))}`,
+        );
       }
       expect(run.body.status).toBe('cancelled');
       expect(await storedChunks(id)).toBe(0);
@@ -227,7 +305,9 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
     });
 
     it('deletes a ready file with its chunks and original', async () => {
-      const res = await uploadRaw('gone.md', TEXT_FILES['guide.md'].body, 'text/markdown').expect(201);
+      const res = await uploadRaw('gone.md', TEXT_FILES['guide.md'].body, 'text/markdown').expect(
+        201,
+      );
       const file = await settled(res.body.id);
       expect(await storedChunks(file.id)).toBeGreaterThan(0);
       await api().delete(`/v1/files/${file.id}`).set(auth()).expect(200);
@@ -236,10 +316,19 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
     });
 
     it('lets a chat turn answer from an uploaded file through the search tool', async () => {
-      const res = await uploadMultipart('aquarium.md', TEXT_FILES['guide.md'].body, 'text/markdown').expect(201);
+      const res = await uploadMultipart(
+        'aquarium.md',
+        TEXT_FILES['guide.md'].body,
+        'text/markdown',
+      ).expect(201);
       await settled(res.body.id);
       fake.enqueue(
-        { kind: 'toolCalls', calls: [{ name: 'search', arguments: { query: `what is a ${WORDS.md}?`, types: ['chunks'] } }] },
+        {
+          kind: 'toolCalls',
+          calls: [
+            { name: 'search', arguments: { query: `what is a ${WORDS.md}?`, types: ['chunks'] } },
+          ],
+        },
         { kind: 'text', text: 'A small tropical fish used in research (aquarium.md).' },
       );
       const session = await api().post('/v1/sessions').set(auth()).send({}).expect(201);
@@ -248,26 +337,41 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
         .set(auth())
         .send({ content: `What is a ${WORDS.md}?`, model: 'fake-model' })
         .expect(202);
-      const run = await api().get(`/v1/runs/${turn.body.run.id}/wait?timeout=60`).set(auth()).expect(200);
+      const run = await api()
+        .get(`/v1/runs/${turn.body.run.id}/wait?timeout=60`)
+        .set(auth())
+        .expect(200);
       expect(run.body.status).toBe('succeeded');
       const calls = fake.chatRequests();
       expect(calls).toHaveLength(2);
-      const offered = (calls[0].body as { tools: { function: { name: string } }[] }).tools.map((t) => t.function.name);
+      const offered = (calls[0].body as { tools: { function: { name: string } }[] }).tools.map(
+        (t) => t.function.name,
+      );
       expect(offered).toContain('search');
-      const messages = (calls[1].body as { messages: { role: string; content: string }[] }).messages;
+      const messages = (calls[1].body as { messages: { role: string; content: string }[] })
+        .messages;
       const toolResult = messages.find((m) => m.role === 'tool');
       expect(toolResult?.content).toContain(WORDS.md);
-      const parsed = JSON.parse(toolResult!.content) as { hits: { source: { filename: string } }[] };
+      const parsed = JSON.parse(toolResult!.content) as {
+        hits: { source: { filename: string } }[];
+      };
       // guide.md, uploaded earlier in this suite, has the same text: either may rank first.
       expect(parsed.hits.map((h) => h.source.filename)).toContain('aquarium.md');
     });
 
     it('keeps files to their tenant', async () => {
-      const res = await uploadRaw('mine.txt', 'secret tenant text about walruses', 'text/plain').expect(201);
+      const res = await uploadRaw(
+        'mine.txt',
+        'secret tenant text about walruses',
+        'text/plain',
+      ).expect(201);
       await settled(res.body.id);
       const tenant = randomUUID();
       await platform.pool.query(`insert into tenants (id, name) values ($1, 'other')`, [tenant]);
-      const { key } = await createApiKey(platform.pool, tenant, { name: 'other', scopes: ['chat', 'files'] });
+      const { key } = await createApiKey(platform.pool, tenant, {
+        name: 'other',
+        scopes: ['chat', 'files'],
+      });
       const other = { Authorization: `Bearer ${key}` };
       await api().get(`/v1/files/${res.body.id}`).set(other).expect(404);
       const search = await api().get('/v1/search?q=walruses').set(other).expect(200);

@@ -46,14 +46,19 @@ describe('crash: worker killed with -9 mid-ingestion', () => {
   });
 
   const stored = async (fileId: string) =>
-    (await pool.query<{ n: number; distinct_ordinals: number }>(
-      'select count(*)::int as n, count(distinct ordinal)::int as distinct_ordinals from chunks where file_id = $1',
-      [fileId],
-    )).rows[0];
+    (
+      await pool.query<{ n: number; distinct_ordinals: number }>(
+        'select count(*)::int as n, count(distinct ordinal)::int as distinct_ordinals from chunks where file_id = $1',
+        [fileId],
+      )
+    ).rows[0];
 
   it('completes once with the exact chunk count after the worker dies', async () => {
     const text = longText(1200, 11);
-    const expected = chunkDocument(await parseDocument('txt', Buffer.from(text)), { maxTokens: 120, overlapTokens: 20 }).length;
+    const expected = chunkDocument(await parseDocument('txt', Buffer.from(text)), {
+      maxTokens: 120,
+      overlapTokens: 20,
+    }).length;
     const res = await request(api.url)
       .post('/v1/files?filename=crash.txt')
       .set('Authorization', `Bearer ${key}`)
@@ -74,9 +79,15 @@ describe('crash: worker killed with -9 mid-ingestion', () => {
     expect(atCrash).toBeLessThan(expected);
     workers.push(await spawnReverie('worker', env));
 
-    const run = await request(api.url).get(`/v1/runs/${runId}/wait?timeout=90`).set('Authorization', `Bearer ${key}`).expect(200);
+    const run = await request(api.url)
+      .get(`/v1/runs/${runId}/wait?timeout=90`)
+      .set('Authorization', `Bearer ${key}`)
+      .expect(200);
     expect(run.body.status).toBe('succeeded');
-    const file = await request(api.url).get(`/v1/files/${id}`).set('Authorization', `Bearer ${key}`).expect(200);
+    const file = await request(api.url)
+      .get(`/v1/files/${id}`)
+      .set('Authorization', `Bearer ${key}`)
+      .expect(200);
     expect(file.body).toMatchObject({ status: 'ready', chunk_count: expected, error: null });
     expect(await stored(id)).toEqual({ n: expected, distinct_ordinals: expected });
     const events = await pool.query<{ type: string; data: { stage?: string; done?: number } }>(

@@ -21,7 +21,9 @@ describe('chunkDocument', () => {
   });
 
   it('starts a new chunk at every heading and records the heading path', () => {
-    const d = doc('# Guide\n\nIntro text.\n\n## Install\n\nRun the installer.\n\n## Use\n\nOpen the app.\n\n# Appendix\n\nMore.');
+    const d = doc(
+      '# Guide\n\nIntro text.\n\n## Install\n\nRun the installer.\n\n## Use\n\nOpen the app.\n\n# Appendix\n\nMore.',
+    );
     const chunks = chunkDocument(d, { maxTokens: 200, overlapTokens: 20 });
     expect(chunks.map((c) => [c.heading, c.content])).toEqual([
       ['Guide', 'Guide\n\nIntro text.'],
@@ -32,8 +34,14 @@ describe('chunkDocument', () => {
   });
 
   it('overlaps consecutive chunks of one section by whole sentences', () => {
-    const sentences = Array.from({ length: 30 }, (_, i) => `Sentence number ${i} talks about item ${i}.`);
-    const chunks = chunkDocument({ blocks: [{ kind: 'text', text: sentences.join(' ') }] }, { maxTokens: 60, overlapTokens: 15 });
+    const sentences = Array.from(
+      { length: 30 },
+      (_, i) => `Sentence number ${i} talks about item ${i}.`,
+    );
+    const chunks = chunkDocument(
+      { blocks: [{ kind: 'text', text: sentences.join(' ') }] },
+      { maxTokens: 60, overlapTokens: 15 },
+    );
     expect(chunks.length).toBeGreaterThan(3);
     for (let i = 1; i < chunks.length; i++) {
       expect(chunks[i].startOffset).toBeLessThan(chunks[i - 1].endOffset);
@@ -51,7 +59,10 @@ describe('chunkDocument', () => {
 
   it('splits a sentence longer than the budget at whitespace', () => {
     const long = Array.from({ length: 400 }, (_, i) => `word${i}`).join(' ');
-    const chunks = chunkDocument({ blocks: [{ kind: 'text', text: long }] }, { maxTokens: 100, overlapTokens: 0 });
+    const chunks = chunkDocument(
+      { blocks: [{ kind: 'text', text: long }] },
+      { maxTokens: 100, overlapTokens: 0 },
+    );
     expect(chunks.length).toBeGreaterThan(5);
     expect(chunks.every((c) => countTokens(c.content) <= 100)).toBe(true);
     expect(chunks.map((c) => c.content).join(' ')).toBe(long);
@@ -59,6 +70,8 @@ describe('chunkDocument', () => {
 
   it('is deterministic', () => {
     const d = doc(longText(20, 7));
-    expect(chunkDocument(d, { maxTokens: 90, overlapTokens: 10 })).toEqual(chunkDocument(d, { maxTokens: 90, overlapTokens: 10 }));
+    expect(chunkDocument(d, { maxTokens: 90, overlapTokens: 10 })).toEqual(
+      chunkDocument(d, { maxTokens: 90, overlapTokens: 10 }),
+    );
   });
 });

@@ -3,7 +3,13 @@ import { documentText, ParseError } from '../../src/files/document';
 import { detectFormat } from '../../src/files/formats';
 import { parseDocument } from '../../src/files/parse';
 import { stopPdfThread } from '../../src/files/pdf-text';
-import { binaryBytes, makePdf, PDF_PAGES, TEXT_FILES, WORDS } from '../fixtures/files/make-fixtures';
+import {
+  binaryBytes,
+  makePdf,
+  PDF_PAGES,
+  TEXT_FILES,
+  WORDS,
+} from '../fixtures/files/make-fixtures';
 
 afterAll(() => stopPdfThread());
 
@@ -27,9 +33,18 @@ describe('detectFormat', () => {
   });
 
   it('refuses unsupported or contradictory types', () => {
-    expect(detectFormat('a.exe', 'application/octet-stream')).toMatchObject({ ok: false, reason: expect.stringContaining('.exe') });
-    expect(detectFormat('a.txt', 'image/png')).toMatchObject({ ok: false, reason: expect.stringContaining('image/png') });
-    expect(detectFormat('a.pdf', 'text/plain')).toMatchObject({ ok: false, reason: expect.stringContaining('does not match') });
+    expect(detectFormat('a.exe', 'application/octet-stream')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('.exe'),
+    });
+    expect(detectFormat('a.txt', 'image/png')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('image/png'),
+    });
+    expect(detectFormat('a.pdf', 'text/plain')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('does not match'),
+    });
     expect(detectFormat('a.json', 'application/pdf')).toMatchObject({ ok: false });
     expect(detectFormat('noext', undefined)).toMatchObject({ ok: false });
   });
@@ -49,12 +64,17 @@ describe('parseDocument', () => {
       [2, 'Species'],
       [2, 'Water'],
     ]);
-    expect(doc.blocks.some((b) => b.text.startsWith('```') && b.text.includes('twice a day'))).toBe(true);
+    expect(doc.blocks.some((b) => b.text.startsWith('```') && b.text.includes('twice a day'))).toBe(
+      true,
+    );
   });
 
   it('parses HTML keeping headings and dropping scripts and styles', async () => {
     const doc = await parseDocument('html', Buffer.from(TEXT_FILES['page.html'].body));
-    expect(doc.blocks.filter((b) => b.kind === 'heading').map((b) => b.text)).toEqual(['Coastal walks', 'Getting there']);
+    expect(doc.blocks.filter((b) => b.kind === 'heading').map((b) => b.text)).toEqual([
+      'Coastal walks',
+      'Getting there',
+    ]);
     const text = documentText(doc);
     expect(text).toContain(WORDS.html);
     expect(text).not.toContain('var x');
@@ -77,7 +97,10 @@ describe('parseDocument', () => {
   it('extracts every page of a real multi-page PDF with page numbers', async () => {
     const doc = await parseDocument('pdf', await makePdf(PDF_PAGES));
     expect(doc.pages).toBe(3);
-    const third = doc.blocks.filter((b) => b.page === 3).map((b) => b.text).join(' ');
+    const third = doc.blocks
+      .filter((b) => b.page === 3)
+      .map((b) => b.text)
+      .join(' ');
     expect(third).toContain(WORDS.pdf);
     const chunks = chunkDocument(doc, { maxTokens: 40, overlapTokens: 0 });
     expect(chunks.find((c) => c.content.includes(WORDS.pdf))?.page).toBe(3);
@@ -85,13 +108,21 @@ describe('parseDocument', () => {
 
   it('fails clearly on bad files', async () => {
     expect((await parseError(parseDocument('txt', Buffer.alloc(0)))).code).toBe('empty_file');
-    expect((await parseError(parseDocument('txt', Buffer.from(' \n\n \t\n')))).code).toBe('no_text');
+    expect((await parseError(parseDocument('txt', Buffer.from(' \n\n \t\n')))).code).toBe(
+      'no_text',
+    );
     const binary = await parseError(parseDocument('txt', binaryBytes()));
     expect(binary.code).toBe('not_text');
     expect(binary.message).toMatch(/binary/);
-    expect((await parseError(parseDocument('json', Buffer.from('{"a": ')))).code).toBe('invalid_json');
-    expect((await parseError(parseDocument('csv', Buffer.from('a,"b\n1,2')))).code).toBe('invalid_csv');
-    expect((await parseError(parseDocument('pdf', Buffer.from('hello, not a pdf')))).code).toBe('invalid_pdf');
+    expect((await parseError(parseDocument('json', Buffer.from('{"a": ')))).code).toBe(
+      'invalid_json',
+    );
+    expect((await parseError(parseDocument('csv', Buffer.from('a,"b\n1,2')))).code).toBe(
+      'invalid_csv',
+    );
+    expect((await parseError(parseDocument('pdf', Buffer.from('hello, not a pdf')))).code).toBe(
+      'invalid_pdf',
+    );
     const pdf = await makePdf(PDF_PAGES);
     const corrupt = Buffer.concat([pdf.subarray(0, 400), Buffer.alloc(2000, 0x41)]);
     const err = await parseError(parseDocument('pdf', corrupt));

@@ -60,7 +60,11 @@ export function filesRouter(deps: ApiDeps): Router<ApiState> {
   const limit = deps.config.maxUploadBytes;
 
   const loadFile = async (ctx: ApiContext) => {
-    const file = await getFile(deps.pool, ctx.state.principal.tenantId, uuidParam(pathId(ctx), 'file id'));
+    const file = await getFile(
+      deps.pool,
+      ctx.state.principal.tenantId,
+      uuidParam(pathId(ctx), 'file id'),
+    );
     if (!file) throw new NotFoundError('file');
     return file;
   };
@@ -70,17 +74,19 @@ export function filesRouter(deps: ApiDeps): Router<ApiState> {
     const tenantId = ctx.state.principal.tenantId;
     const declared = Number(ctx.get('Content-Length') || 0);
     // A declared size over the limit is refused before a byte is read.
-    if (declared > limit + (ctx.request.is('multipart') ? 64 * 1024 : 0)) throw new PayloadTooLargeError(limit);
+    if (declared > limit + (ctx.request.is('multipart') ? 64 * 1024 : 0))
+      throw new PayloadTooLargeError(limit);
     const userId = callerUserId(ctx, { user_id: q.user_id });
     const sessionId = q.session_id?.toLowerCase() ?? null;
-    if (sessionId && !(await getSession(deps.pool, tenantId, sessionId))) throw new NotFoundError('session');
+    if (sessionId && !(await getSession(deps.pool, tenantId, sessionId)))
+      throw new NotFoundError('session');
 
     const upload = ctx.request.is('multipart')
       ? await receiveMultipart(ctx, limit, (name, type) => service.format(name, type))
       : receiveRaw(ctx, q.filename, (name, type) => service.format(name, type));
-    const { file, run } = await service.upload({ tenantId, userId, sessionId, ...upload.metadata, body: upload.body }).finally(
-      () => upload.done?.(),
-    );
+    const { file, run } = await service
+      .upload({ tenantId, userId, sessionId, ...upload.metadata, body: upload.body })
+      .finally(() => upload.done?.());
     ctx.status = 201;
     ctx.set('Location', `/v1/files/${file.id}`);
     ctx.body = { ...fileJson(file), run_id: run.id };
@@ -122,7 +128,12 @@ export function filesRouter(deps: ApiDeps): Router<ApiState> {
         : [
             {
               event: 'run.state',
-              data: JSON.stringify({ status: run.status, file_id: file.id, file_status: file.status, last_seq: run.last_seq }),
+              data: JSON.stringify({
+                status: run.status,
+                file_id: file.id,
+                file_status: file.status,
+                last_seq: run.last_seq,
+              }),
             },
           ];
     await pipeRunEvents(ctx, deps, {
@@ -148,7 +159,10 @@ interface Received {
 
 /** A raw body: `Content-Type` and `?filename=` describe it. */
 function receiveRaw(ctx: ApiContext, filename: string | undefined, decide: Decide): Received {
-  if (!filename) throw new InvalidRequestError('a raw upload needs ?filename= (or send multipart/form-data with a `file` part)');
+  if (!filename)
+    throw new InvalidRequestError(
+      'a raw upload needs ?filename= (or send multipart/form-data with a `file` part)',
+    );
   const format = decide(filename, ctx.get('Content-Type') || undefined);
   return { metadata: { filename, format }, body: ctx.req };
 }
@@ -162,7 +176,10 @@ function receiveMultipart(ctx: ApiContext, limit: number, decide: Decide): Promi
   return new Promise<Received>((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: ctx.req.headers, limits: { files: 1, fileSize: limit + 1, fieldSize: 64 * 1024 } });
+      parser = busboy({
+        headers: ctx.req.headers,
+        limits: { files: 1, fileSize: limit + 1, fieldSize: 64 * 1024 },
+      });
     } catch (err) {
       reject(new InvalidRequestError(`malformed multipart body: ${(err as Error).message}`));
       return;
@@ -183,7 +200,9 @@ function receiveMultipart(ctx: ApiContext, limit: number, decide: Decide): Promi
         reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
-    parser.on('error', (err: Error) => reject(new InvalidRequestError(`malformed multipart body: ${err.message}`)));
+    parser.on('error', (err: Error) =>
+      reject(new InvalidRequestError(`malformed multipart body: ${err.message}`)),
+    );
     parser.on('close', () => {
       if (!found) reject(new InvalidRequestError('the multipart body has no `file` part'));
     });

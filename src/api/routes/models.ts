@@ -8,14 +8,12 @@ export function modelsRouter(deps: ApiDeps): Router<ApiState> {
   router.get('/models', (ctx: ApiContext) => {
     ctx.body = {
       object: 'list',
-      data: deps.models
-        .listModels()
-        .map((id) => ({
-          id,
-          object: 'model',
-          created,
-          owned_by: id === 'simulator' ? 'reverie' : 'provider',
-        })),
+      data: deps.models.listModels().map((id) => ({
+        id,
+        object: 'model',
+        created,
+        owned_by: id === 'simulator' ? 'reverie' : 'provider',
+      })),
     };
   });
   return router;

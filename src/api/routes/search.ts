@@ -10,7 +10,14 @@ const SearchQuery = z.object({
   types: z
     .string()
     .default(SEARCH_TYPES.join(','))
-    .transform((v) => [...new Set(v.split(',').map((t) => t.trim()).filter(Boolean))])
+    .transform((v) => [
+      ...new Set(
+        v
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
+      ),
+    ])
     .pipe(z.array(z.enum(SEARCH_TYPES)).min(1)),
   limit: z.coerce.number().int().min(1).max(100).default(10),
   user_id: z.string().trim().min(1).max(256).optional(),
@@ -29,7 +36,12 @@ export function searchRouter(deps: ApiDeps): Router<ApiState> {
       types: q.types,
       limit: q.limit,
     });
-    ctx.body = { object: 'list', query: q.q, data: hits, took_ms: Math.round(performance.now() - started) };
+    ctx.body = {
+      object: 'list',
+      query: q.q,
+      data: hits,
+      took_ms: Math.round(performance.now() - started),
+    };
   });
   return router;
 }
