@@ -7,7 +7,7 @@
  */
 const path = require('node:path');
 const os = require('node:os');
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -23,6 +23,24 @@ async function main() {
       process.exit(1);
     }
     throw err;
+  }
+
+  // A full run (no file arguments) type-checks first: the test transform (swc) does not.
+  if (!args.some((a) => !a.startsWith('-'))) {
+    const tsc = spawnSync(
+      process.execPath,
+      [
+        path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '--noEmit',
+        '-p',
+        'tsconfig.json',
+      ],
+      { cwd: root, stdio: 'inherit' },
+    );
+    if (tsc.status !== 0) {
+      process.stderr.write('type check failed (tsc --noEmit)\n');
+      process.exit(tsc.status ?? 1);
+    }
   }
 
   const parallelism = args.some((a) => /^(--maxWorkers|-w|--runInBand|-i$)/.test(a))
