@@ -45,17 +45,20 @@ export function createModelActivities({
       const { runId, step } = input;
       const ctx = Context.current();
       const attempt = ctx.info.attempt;
-      const run = await loadRun(pool, runId);
+      // Independent reads and the fence claim together: one round trip, not three.
+      const [run, done, claimed] = await Promise.all([
+        loadRun(pool, runId),
+        maybeOne<MessageRow>(
+          pool,
+          `select * from messages where run_id = $1 and idem_key = $2 and status = 'completed'`,
+          [runId, messageKey.assistant(runId, step)],
+        ),
+        claimStepFence(pool, runId, step, attempt),
+      ]);
       const sessionId = run.session_id!;
-
-      const done = await maybeOne<MessageRow>(
-        pool,
-        `select * from messages where session_id = $1 and idem_key = $2 and status = 'completed'`,
-        [sessionId, messageKey.assistant(runId, step)],
-      );
       if (done) return stepResult(done, done.tool_calls?.length ? 'tool_calls' : 'stop');
 
-      if (!(await claimStepFence(pool, runId, step, attempt))) {
+      if (!claimed) {
         throw ApplicationFailure.nonRetryable(
           'a newer attempt of this step is running',
           'SupersededAttempt',

@@ -81,14 +81,16 @@ export async function buildTurnContext(
   }
 
   const query = lastUserText(history);
-  const memories =
+  // Independent reads: in parallel, they cost one round trip on the way to the first token.
+  const [memories, profile] = await Promise.all([
     req.userId && query
-      ? await recallMemories(deps, { tenantId: req.tenantId, userId: req.userId, query })
-      : [];
+      ? recallMemories(deps, { tenantId: req.tenantId, userId: req.userId, query })
+      : Promise.resolve([]),
+    req.userId
+      ? profileBlock(deps, req.tenantId, req.userId)
+      : Promise.resolve({ mode: 'none' as const, text: '' }),
+  ]);
   const memoriesText = formatMemories(memories);
-  const profile = req.userId
-    ? await profileBlock(deps, req.tenantId, req.userId)
-    : { mode: 'none' as const, text: '' };
 
   // The base prompt and the session id first: they are stable across turns (provider prompt caches).
   const base = [config.systemPrompt, `Session: ${req.sessionId}`, ...req.turnSystem].join('\n\n');
