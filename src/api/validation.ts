@@ -25,12 +25,9 @@ export function parseInput<S extends z.ZodType>(
 
 /** A keyset cursor for `(created_at, id)` pagination, opaque to clients. */
 export const cursor = {
-  encode(row: { created_at: Date; id: string }): string {
-    return Buffer.from(JSON.stringify([row.created_at.toISOString(), row.id])).toString(
-      'base64url',
-    );
-  },
-  decode(value: string | undefined): { createdAt: string; id: string } | undefined {
+  encode: (row: { created_at: Date; id: string }): string =>
+    Buffer.from(JSON.stringify([row.created_at.toISOString(), row.id])).toString('base64url'),
+  decode: (value: string | undefined): { createdAt: string; id: string } | undefined => {
     if (!value) return undefined;
     try {
       const [createdAt, id] = JSON.parse(Buffer.from(value, 'base64url').toString()) as [
@@ -69,4 +66,22 @@ export function requestBody(ctx: { request: Koa.Request }): unknown {
     );
   }
   return (ctx.request as { body?: unknown }).body;
+}
+
+/**
+ * A keyset page in the list shape `{object, data, next_cursor}`: `rows` was
+ * fetched with `limit + 1`, so an extra row means there is a next page.
+ */
+export function keysetPage<R, J>(
+  rows: R[],
+  limit: number,
+  toJson: (row: R) => J,
+  encode: (row: R) => string,
+): { object: 'list'; data: J[]; next_cursor: string | null } {
+  const page = rows.slice(0, limit);
+  return {
+    object: 'list',
+    data: page.map(toJson),
+    next_cursor: rows.length > limit ? encode(page[page.length - 1]) : null,
+  };
 }

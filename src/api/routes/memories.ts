@@ -35,7 +35,7 @@ import { RUN_KIND, TENANT_ID, USER_ID } from '../../../workflows/search-attribut
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 import { callerUserId, idempotencyKey, pathId, uuidParam } from '../identity';
 import { runJson } from '../render/run-json';
-import { parseInput, requestBody } from '../validation';
+import { keysetPage, parseInput, requestBody } from '../validation';
 
 const UserId = z.string().trim().min(1).max(256);
 const Metadata = z.record(z.string(), z.unknown());
@@ -294,12 +294,7 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
       limit: q.limit + 1,
       before: memoryCursor.decode(q.cursor),
     });
-    const page = rows.slice(0, q.limit);
-    ctx.body = {
-      object: 'list',
-      data: page.map(memoryJson),
-      next_cursor: rows.length > q.limit ? memoryCursor.encode(page[page.length - 1]) : null,
-    };
+    ctx.body = keysetPage(rows, q.limit, memoryJson, memoryCursor.encode);
   });
 
   router.delete('/', async (ctx: ApiContext) => {

@@ -7,7 +7,7 @@ import { pathId, resumeCursor, uuidParam } from '../identity';
 import { messageJson, runJson } from '../render/run-json';
 import { nativeFrame, pipeRunEvents } from '../render/run-stream';
 import { waitForRun } from './chat-completions';
-import { cursor, parseInput } from '../validation';
+import { cursor, keysetPage, parseInput } from '../validation';
 import { getMessage } from '../../db/messages';
 
 const ListQuery = z.object({
@@ -45,12 +45,7 @@ export function runsRouter(deps: ApiDeps): Router<ApiState> {
       limit: q.limit + 1,
       before: cursor.decode(q.cursor),
     });
-    const page = rows.slice(0, q.limit);
-    ctx.body = {
-      object: 'list',
-      data: page.map((r) => runJson(r, deps.config)),
-      next_cursor: rows.length > q.limit ? cursor.encode(page[page.length - 1]) : null,
-    };
+    ctx.body = keysetPage(rows, q.limit, (r) => runJson(r, deps.config), cursor.encode);
   });
 
   router.get('/:id', async (ctx: ApiContext) => {

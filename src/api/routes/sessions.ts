@@ -19,7 +19,7 @@ import { callerUserId, idempotencyKey, pathId, uuidParam, wantsExtendedEvents } 
 import { OpenAIChunkRenderer } from '../render/openai-chunks';
 import { messageJson, runJson } from '../render/run-json';
 import { nativeFrame, pipeRunEvents } from '../render/run-stream';
-import { cursor, parseInput, requestBody } from '../validation';
+import { cursor, keysetPage, parseInput, requestBody } from '../validation';
 
 const Metadata = z.record(z.string(), z.unknown());
 
@@ -113,12 +113,7 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
       limit: q.limit + 1,
       before: cursor.decode(q.cursor),
     });
-    const page = rows.slice(0, q.limit);
-    ctx.body = {
-      object: 'list',
-      data: page.map(sessionJson),
-      next_cursor: rows.length > q.limit ? cursor.encode(page[page.length - 1]) : null,
-    };
+    ctx.body = keysetPage(rows, q.limit, sessionJson, cursor.encode);
   });
 
   router.get('/:id', async (ctx: ApiContext) => {
