@@ -1,6 +1,13 @@
 import pg from 'pg';
 import type { Logger } from '../logger';
-import { RUN_EVENTS_CHANNEL } from './types';
+import { readRunEvents } from './event-log';
+import { READ_PAGE, RUN_EVENTS_CHANNEL, type RunEvent } from './types';
+
+interface SharedRead {
+  after: number;
+  version: number;
+  events: Promise<RunEvent[]>;
+}
 
 type Waker = () => void;
 
@@ -13,6 +20,10 @@ type Waker = () => void;
 export class EventHub {
   private client: pg.Client | undefined;
   private readonly wakers = new Map<string, Set<Waker>>();
+  /** Per run: how many times it was woken (a notification, or the API's own append). */
+  private readonly versions = new Map<string, number>();
+  /** Per run: the read in flight that other readers may join. */
+  private readonly reads = new Map<string, SharedRead>();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
 
@@ -67,14 +78,52 @@ export class EventHub {
     set.add(waker);
     return () => {
       set.delete(waker);
-      if (set.size === 0) this.wakers.delete(runId);
+      if (set.size === 0) {
+        this.wakers.delete(runId);
+        if (!this.reads.has(runId)) this.versions.delete(runId);
+      }
     };
   }
 
   /** Wake a run's readers (also used in-process when the API itself appends). */
   wake(runId: string): void {
+    this.versions.set(runId, (this.versions.get(runId) ?? 0) + 1);
     const set = this.wakers.get(runId);
     if (set) for (const waker of [...set]) waker();
+  }
+
+  /** The run's wake count; pass it to {@link readEvents} as the freshness a reader needs. */
+  version(runId: string): number {
+    return this.versions.get(runId) ?? 0;
+  }
+
+  /**
+   * A run's events after `after`, with one query shared by the run's readers:
+   * a read in flight is joined when it began at or after wake `minVersion` (so
+   * its snapshot holds what woke the caller) from a cursor at or before
+   * `after`. With many readers per run, a batch costs one query, not one each.
+   */
+  readEvents(pool: pg.Pool, runId: string, after: number, minVersion: number): Promise<RunEvent[]> {
+    const shared = this.reads.get(runId);
+    if (shared && shared.after <= after && shared.version >= minVersion) {
+      return shared.events.then((events) =>
+        // A full page may stop short of what this reader needs: read its own.
+        events.length >= READ_PAGE
+          ? readRunEvents(pool, runId, after, READ_PAGE)
+          : events.filter((e) => e.seq > after),
+      );
+    }
+    const entry: SharedRead = {
+      after,
+      version: this.version(runId),
+      events: readRunEvents(pool, runId, after, READ_PAGE),
+    };
+    this.reads.set(runId, entry);
+    const clear = () => {
+      if (this.reads.get(runId) === entry) this.reads.delete(runId);
+    };
+    entry.events.then(clear, clear);
+    return entry.events;
   }
 
   get connected(): boolean {

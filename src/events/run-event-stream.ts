@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { EventHub } from './event-hub';
 import { readDoneSeq, readRunEvents } from './event-log';
-import type { RunEvent } from './types';
+import { READ_PAGE, type RunEvent } from './types';
 
 export interface RunEventStreamOptions {
   pool: pg.Pool;
@@ -43,10 +43,16 @@ export async function* streamRunEvents(options: RunEventStreamOptions): AsyncGen
       if (doneSeq !== undefined && cursor >= doneSeq) return;
     }
     let idleSince = Date.now();
+    let first = true;
     while (!signal?.aborted) {
       if (pending) {
         pending = false;
-        const events = await readRunEvents(pool, runId, cursor);
+        // The first read is this reader's own (replay); later ones may share a
+        // query with the run's other readers, as long as it began after the wake.
+        const events = first
+          ? await readRunEvents(pool, runId, cursor, READ_PAGE)
+          : await hub.readEvents(pool, runId, cursor, hub.version(runId));
+        first = false;
         for (const event of events) {
           cursor = event.seq;
           yield event;
@@ -55,7 +61,7 @@ export async function* streamRunEvents(options: RunEventStreamOptions): AsyncGen
         if (events.length > 0) {
           idleSince = Date.now();
           // A full page may have more behind it.
-          if (events.length >= 1000) pending = true;
+          if (events.length >= READ_PAGE) pending = true;
           continue;
         }
       }

@@ -30,3 +30,6 @@ export interface RunEvent extends NewRunEvent {
 
 /** The Postgres channel every event batch is announced on: payload `<run_id>:<last_seq>`. */
 export const RUN_EVENTS_CHANNEL = 'run_events';
+
+/** Events read per query by a stream (a full page means more may follow). */
+export const READ_PAGE = 1000;
