@@ -11,6 +11,8 @@ import { footprint } from './scenarios/footprint';
 import { health } from './scenarios/health';
 import { throughput } from './scenarios/throughput';
 import { ttft } from './scenarios/ttft';
+import { sse } from './scenarios/sse';
+import { resume } from './scenarios/resume';
 import { run as runDreaming } from './dreaming';
 import { memoryScenario as memory } from './memory-search';
 
@@ -21,6 +23,8 @@ const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = {
   health,
   ingest,
   memory,
+  sse,
+  resume,
   footprint,
   dreaming,
 };
