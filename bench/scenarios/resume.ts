@@ -82,7 +82,12 @@ async function workerKill(bench: Bench, fake: FakeOpenAI, procs: Procs) {
   const end = await first;
   if (!client.done) await client.follow(procs.api.url!, runId, { timeoutMs: 30_000 });
   gate.open();
-  return { nextEvent, firstEvent: client.frames[before].event, end: end.reason, ...(await delivery(bench, client, runId)) };
+  return {
+    nextEvent,
+    firstEvent: client.frames[before].event,
+    end: end.reason,
+    ...(await delivery(bench, client, runId)),
+  };
 }
 
 async function apiKill(bench: Bench, fake: FakeOpenAI, procs: Procs) {
@@ -109,7 +114,12 @@ async function apiKill(bench: Bench, fake: FakeOpenAI, procs: Procs) {
   gate.open();
   await resumed;
   if (!client.done) await client.follow(procs.api.url!, runId, { timeoutMs: 30_000 });
-  return { restart, toFirst, firstEvent: firstFrame.event, ...(await delivery(bench, client, runId)) };
+  return {
+    restart,
+    toFirst,
+    firstEvent: firstFrame.event,
+    ...(await delivery(bench, client, runId)),
+  };
 }
 
 export async function resume(bench: Bench): Promise<Row[]> {
@@ -160,19 +170,33 @@ export async function resume(bench: Bench): Promise<Row[]> {
   const aFirst = spread(a.map((r) => r.toFirst));
   const aBad = a.map((r) => r.lost + r.duplicated + (r.textOk ? 0 : 1));
   return [
-    row('worker kill -9 → next event at client', 'ms', w.map((r) => r.nextEvent), {
-      target: `≤ ${HEARTBEAT_MS + 1000} ms (heartbeat + 1 s)`,
-      pass: wNext.max <= HEARTBEAT_MS + 1000,
-    }),
+    row(
+      'worker kill -9 → next event at client',
+      'ms',
+      w.map((r) => r.nextEvent),
+      {
+        target: `≤ ${HEARTBEAT_MS + 1000} ms (heartbeat + 1 s)`,
+        pass: wNext.max <= HEARTBEAT_MS + 1000,
+      },
+    ),
     row('worker kill: lost + duplicated events', 'events', wBad, {
       target: '0',
       pass: wBad.every((n) => n === 0),
     }),
-    row('api kill -9 → new API listening (info)', 'ms', a.map((r) => r.restart)),
-    row('api reconnect (Last-Event-ID) → first event', 'ms', a.map((r) => r.toFirst), {
-      target: '≤ 500 ms',
-      pass: aFirst.max <= 500,
-    }),
+    row(
+      'api kill -9 → new API listening (info)',
+      'ms',
+      a.map((r) => r.restart),
+    ),
+    row(
+      'api reconnect (Last-Event-ID) → first event',
+      'ms',
+      a.map((r) => r.toFirst),
+      {
+        target: '≤ 500 ms',
+        pass: aFirst.max <= 500,
+      },
+    ),
     row('api kill: lost + duplicated events', 'events', aBad, {
       target: '0',
       pass: aBad.every((n) => n === 0),

@@ -41,10 +41,7 @@ interface ReaderResult {
 const wallNow = () => performance.timeOrigin + performance.now();
 
 /** Run on the worker thread: open every reader, report `connected`, then read to the end. */
-export async function readAll(
-  job: ReaderJob,
-  onConnected: () => void,
-): Promise<ReaderResult[]> {
+export async function readAll(job: ReaderJob, onConnected: () => void): Promise<ReaderResult[]> {
   let pending = job.runIds.length;
   const connected = () => {
     if (--pending === 0) onConnected();
@@ -78,10 +75,7 @@ export async function readAll(
   );
 }
 
-function readInWorker(
-  job: ReaderJob,
-  onConnected: () => void,
-): Promise<ReaderResult[]> {
+function readInWorker(job: ReaderJob, onConnected: () => void): Promise<ReaderResult[]> {
   const entry = `
     require('tsx/cjs');
     const { parentPort, workerData } = require('node:worker_threads');
@@ -192,7 +186,9 @@ export async function sse(bench: Bench): Promise<Row[]> {
   const readers = quick ? 50 : 200;
   const reps = bench.profile.reps;
   const warm = await oneRep(bench, 5, 99); // warm-up: worker thread, connections, JIT
-  progress(`sse warm-up, 5 readers: p50 ${percentile(warm.latencies, 50).toFixed(2)} ms, p99 ${percentile(warm.latencies, 99).toFixed(2)} ms`);
+  progress(
+    `sse warm-up, 5 readers: p50 ${percentile(warm.latencies, 50).toFixed(2)} ms, p99 ${percentile(warm.latencies, 99).toFixed(2)} ms`,
+  );
   const out: RepResult[] = [];
   for (let rep = 0; rep < reps; rep++) {
     const r = await oneRep(bench, readers, rep);
