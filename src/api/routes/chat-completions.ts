@@ -145,12 +145,7 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
         {
           index: 0,
           message: { role: 'assistant', content: message?.content ?? '', refusal: null },
-          finish_reason:
-            finished.status === 'succeeded'
-              ? message?.incomplete_reason === 'max_tokens'
-                ? 'length'
-                : 'stop'
-              : 'stop',
+          finish_reason: message?.incomplete_reason === 'max_tokens' ? 'length' : 'stop',
           logprobs: null,
         },
       ],
