@@ -5,8 +5,8 @@
  * without Temporal, on the same database, in the same run. Then search
  * latency (GET /v1/search, hybrid) over a seeded table of chunks.
  *
- * Workloads: a text corpus in 1 MB files (quick 2 MB, full 20 MB) and
- * generated multi-page PDFs (quick 10, full 50); search over 10k (quick) or
+ * Workloads: a text corpus in 1 MB files (quick 1 MB, full 20 MB) and
+ * generated multi-page PDFs (quick 5, full 50); search over 5k (quick) or
  * 100k (full) chunks.
  */
 import { randomUUID } from 'node:crypto';
@@ -60,7 +60,7 @@ function corpusText(bytes: number, seed: number): string {
 }
 
 async function workloads(quick: boolean): Promise<{ text: Doc[]; pdfs: Doc[] }> {
-  const mb = quick ? 2 : 20;
+  const mb = quick ? 1 : 20;
   const text = Array.from({ length: mb }, (_, i) => ({
     name: `corpus-${i}.md`,
     format: 'md' as const,
@@ -68,7 +68,7 @@ async function workloads(quick: boolean): Promise<{ text: Doc[]; pdfs: Doc[] }> 
     data: Buffer.from(corpusText(1024 * 1024, i + 1)),
   }));
   const pdfs: Doc[] = [];
-  for (let i = 0; i < (quick ? 10 : 50); i++) {
+  for (let i = 0; i < (quick ? 5 : 50); i++) {
     const pages = Array.from({ length: 5 }, (_, p) => corpusText(2500, 1000 + i * 10 + p));
     pdfs.push({
       name: `report-${i}.pdf`,
@@ -267,7 +267,7 @@ export async function ingest(bench: Bench): Promise<Row[]> {
       });
     }
 
-    const count = quick ? 10_000 : 100_000;
+    const count = quick ? 5_000 : 100_000;
     const seeded = await seedSearchCorpus(bench, count);
     const random = seededRandom(5);
     const latencies: number[] = [];

@@ -58,7 +58,7 @@ export async function run(options: MemoryBenchOptions): Promise<Record<string, u
     await migrate(pool, {
       variables: { EMBEDDING_DIM: loadConfig(process.env, false).embeddingDim },
     });
-    const memories = options.quick ? 20_000 : 100_000;
+    const memories = options.quick ? 10_000 : 100_000;
     const queries = options.quick ? 100 : 300;
     for (const dim of [384, 1536]) {
       Object.assign(results, await searchBench(pool, { dim, memories, queries, log }));
