@@ -262,24 +262,26 @@ export async function rememberFacts(
     await lockUserMemories(tx, tenantId, userId);
     const touched = new Set<string>();
     const provenance = { source: input.source, runId: input.runId ?? null };
+    const addCandidate = (c: (typeof candidates)[number]) =>
+      addMemory(
+        tx,
+        {
+          tenantId,
+          userId,
+          content: c.text,
+          hash: c.hash,
+          vector: c.vector!,
+          category: c.category,
+          sourceRunId: input.runId,
+          sourceMessageIds: input.messageIds,
+        },
+        { ...provenance, reason: 'new fact' },
+      );
     for (const c of candidates) {
       if (c.result || !c.action) continue;
       const { action } = c;
       if (action.event === 'ADD') {
-        const row = await addMemory(
-          tx,
-          {
-            tenantId,
-            userId,
-            content: c.text,
-            hash: c.hash,
-            vector: c.vector!,
-            category: c.category,
-            sourceRunId: input.runId,
-            sourceMessageIds: input.messageIds,
-          },
-          { ...provenance, reason: 'new fact' },
-        );
+        const row = await addCandidate(c);
         const existing = row ?? (await findCurrentByHash(tx, tenantId, userId, c.hash));
         c.result = row
           ? {
@@ -300,20 +302,7 @@ export async function rememberFacts(
       if (touched.has(target.id)) {
         // Two facts of one run changing the same memory: the first wins, the second is added.
         c.action = { event: 'ADD' };
-        const row = await addMemory(
-          tx,
-          {
-            tenantId,
-            userId,
-            content: c.text,
-            hash: c.hash,
-            vector: c.vector!,
-            category: c.category,
-            sourceRunId: input.runId,
-            sourceMessageIds: input.messageIds,
-          },
-          { ...provenance, reason: 'new fact' },
-        );
+        const row = await addCandidate(c);
         c.result = {
           id: row?.id ?? null,
           memory: c.text,
