@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { z } from 'zod';
-import { maybeOne } from '../../db/sql';
+import { listRuns } from '../../db/runs';
 import { getSession } from '../../db/sessions';
 import { NotFoundError } from '../../errors';
 import { buildTurnContext } from '../../prompt/turn-context';
@@ -34,11 +34,11 @@ export function contextRouter(deps: ApiDeps): Router<ApiState> {
     const session = await getSession(deps.pool, tenantId, uuidParam(pathId(ctx), 'session id'));
     if (!session) throw new NotFoundError('session');
     const q = parseInput(ContextQuery, ctx.query, 'query');
-    const lastRun = await maybeOne<{ model: string | null; user_id: string | null }>(
-      deps.pool,
-      `select model, user_id from runs where session_id = $1 and kind = 'turn' order by created_at desc limit 1`,
-      [session.id],
-    );
+    const [lastRun] = await listRuns(deps.pool, tenantId, {
+      sessionId: session.id,
+      kind: 'turn',
+      limit: 1,
+    });
     const requested = q.model && q.model !== 'default' ? q.model : undefined;
     const model = requested ?? lastRun?.model ?? deps.models.defaultModel;
     const userId = callerUserId(ctx) ?? lastRun?.user_id ?? session.user_id;
