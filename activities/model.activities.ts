@@ -10,7 +10,7 @@ import { buildTurnContext } from '../src/prompt/turn-context';
 import { classifyProviderError } from '../src/providers/provider-error';
 import { estimateUsage, streamChat } from '../src/providers/stream-chat';
 import type { ActivityDeps } from './deps';
-import { messageKey } from './turn.activities';
+import { beginTurnRun, messageKey } from './turn.activities';
 
 export interface GenerateStepResult {
   messageId: string;
@@ -41,10 +41,15 @@ export function createModelActivities({
       runId: string;
       step: number;
       allowTools: boolean;
+      /** The turn's first step also begins the run (its user messages join the history). */
+      begin?: boolean;
     }): Promise<GenerateStepResult> {
       const { runId, step } = input;
       const ctx = Context.current();
       const attempt = ctx.info.attempt;
+      // Beginning here, not in an activity of its own, spares the first token a
+      // workflow-task round trip. It is idempotent, so a retry may repeat it.
+      if (input.begin) await beginTurnRun(pool, runId);
       // Independent reads and the fence claim together: one round trip, not three.
       const [run, done, claimed] = await Promise.all([
         loadRun(pool, runId),

@@ -6,6 +6,7 @@ import { finishRun, markRunRunning, type RunRow } from '../src/db/runs';
 import { loadRun } from './load-run';
 import { touchSession } from '../src/db/sessions';
 import { maybeOne, withTransaction } from '../src/db/sql';
+import type { Pool } from '../src/db/pool';
 import type { ActivityDeps } from './deps';
 
 /** Idempotency keys of the messages a run writes: a retry finds the first write. */
@@ -18,39 +19,12 @@ export const messageKey = {
 /** Lifecycle writes of a turn: start, finish, abort. Each is idempotent. */
 export function createTurnActivities({ pool }: ActivityDeps) {
   return {
-    /** The run starts: its user messages join the history, `run.started` is announced once. */
+    /**
+     * The run starts (histories recorded before `turn-begin-in-step-v1`; newer
+     * turns begin inside their first model step).
+     */
     async beginTurn({ runId }: { runId: string }): Promise<void> {
-      const run = await loadRun(pool, runId);
-      await withTransaction(pool, async (tx) => {
-        for (const [index, m] of run.input.messages.entries()) {
-          await insertMessage(tx, {
-            id: randomUUID(),
-            tenantId: run.tenant_id,
-            sessionId: run.session_id!,
-            runId,
-            role: 'user',
-            content: m.content,
-            idemKey: messageKey.user(runId, index),
-          });
-        }
-        await markRunRunning(tx, runId);
-        // Only the first attempt announces the start.
-        const fresh = await maybeOne(
-          tx,
-          'select 1 from runs where id = $1 and last_seq = 0 for update',
-          [runId],
-        );
-        if (fresh) {
-          const title = run.input.messages[0]?.content.slice(0, 80);
-          await touchSession(tx, run.session_id!, title);
-          await appendRunEventsInTransaction(tx, runId, [
-            {
-              type: 'run.started',
-              data: { run_id: runId, session_id: run.session_id, model: run.model },
-            },
-          ]);
-        }
-      });
+      await beginTurnRun(pool, runId);
     },
 
     /** The run succeeded: usage and `done` are announced in the same commit as the status. */
@@ -98,6 +72,44 @@ export function createTurnActivities({ pool }: ActivityDeps) {
       });
     },
   };
+}
+
+/**
+ * The run starts: its user messages join the history, it turns `running`, and
+ * `run.started` is announced once. Idempotent: a retry writes nothing new.
+ */
+export async function beginTurnRun(pool: Pool, runId: string): Promise<void> {
+  const run = await loadRun(pool, runId);
+  await withTransaction(pool, async (tx) => {
+    for (const [index, m] of run.input.messages.entries()) {
+      await insertMessage(tx, {
+        id: randomUUID(),
+        tenantId: run.tenant_id,
+        sessionId: run.session_id!,
+        runId,
+        role: 'user',
+        content: m.content,
+        idemKey: messageKey.user(runId, index),
+      });
+    }
+    await markRunRunning(tx, runId);
+    // Only the first attempt announces the start.
+    const fresh = await maybeOne(
+      tx,
+      'select 1 from runs where id = $1 and last_seq = 0 for update',
+      [runId],
+    );
+    if (fresh) {
+      const title = run.input.messages[0]?.content.slice(0, 80);
+      await touchSession(tx, run.session_id!, title);
+      await appendRunEventsInTransaction(tx, runId, [
+        {
+          type: 'run.started',
+          data: { run_id: runId, session_id: run.session_id, model: run.model },
+        },
+      ]);
+    }
+  });
 }
 
 function usageEvent(run: RunRow) {

@@ -59,14 +59,17 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
   // Start and finish are short idempotent writes: as local activities they skip
   // two task-queue round trips each (time to first token, Temporal load).
   const lifecycle = patched('turn-lifecycle-local-v1') ? persistLocally : persist;
+  // Newer turns begin inside their first model step: one workflow task less before the first token.
+  const beginInFirstStep = patched('turn-begin-in-step-v1');
   try {
     const answer = await work.run(async () => {
-      await lifecycle.beginTurn({ runId });
+      if (!beginInFirstStep) await lifecycle.beginTurn({ runId });
       for (let step = 0; ; step++) {
         const result = await model.generateStep({
           runId,
           step,
           allowTools: step < input.maxSteps - 1,
+          begin: beginInFirstStep && step === 0,
         });
         if (result.toolCallCount === 0) return result;
         for (let index = 0; index < result.toolCallCount; index++) {
