@@ -21,6 +21,13 @@ export interface IngestFileInput {
   tenantId: string;
   fileId: string;
   runId: string;
+  /**
+   * A small file goes through one activity (`ingestInOnePass`); larger ones
+   * through staged activities with a stored chunk plan, so a retry does not
+   * parse again. Decided by the API from the file's size; absent in older
+   * histories, which replay the staged path.
+   */
+  onePass?: boolean;
 }
 
 export type IngestOutcome = 'ready' | 'failed' | 'cancelled';
@@ -32,13 +39,17 @@ export function ingestWorkflowId(tenantId: string, fileId: string): string {
 
 /**
  * Ingest one uploaded file (already in the blob store): parse → chunk → embed
- * in batches and store → ready. Progress goes to the run's event log from the
+ * in batches and store → ready, as one activity for a small file. Progress goes to the run's event log from the
  * activities. Any failure or cancellation (the file was deleted) removes every
  * chunk, so a file is either ready with all its chunks or has none.
  */
 export async function ingestFileWorkflow(input: IngestFileInput): Promise<IngestOutcome> {
   const ids = { fileId: input.fileId, runId: input.runId };
   try {
+    if (input.onePass) {
+      await embed.ingestInOnePass(ids);
+      return 'ready';
+    }
     await persistLocally.beginIngest(ids);
     const { chunkCount } = await parse.parseFile(ids);
     await embed.embedChunks(ids);

@@ -105,6 +105,7 @@ const envSchema = z.object({
   INGEST_CHUNK_TOKENS: integer(32, 400, 8000),
   INGEST_CHUNK_OVERLAP_TOKENS: integer(0, 50, 2000),
   INGEST_EMBED_BATCH: integer(1, 64, 2048),
+  INGEST_ONE_PASS_MAX_BYTES: integer(0, 2 * 1024 * 1024),
   REVERIE_URL: z.string().default('http://127.0.0.1:8080'),
   REVERIE_API_KEY: optionalString,
 
@@ -200,6 +201,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
       chunkTokens: env.INGEST_CHUNK_TOKENS,
       overlapTokens: env.INGEST_CHUNK_OVERLAP_TOKENS,
       embedBatch: env.INGEST_EMBED_BATCH,
+      /** Files up to this size are ingested in one activity (no chunk plan, fewer workflow tasks). */
+      onePassMaxBytes: env.INGEST_ONE_PASS_MAX_BYTES,
     },
     /** Where the `reverie ingest` / `reverie search` commands find the API, and their key. */
     client: { url: env.REVERIE_URL, apiKey: env.REVERIE_API_KEY },

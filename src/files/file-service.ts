@@ -103,7 +103,14 @@ export class FileService {
       await this.temporal.workflow.start(ingestFileWorkflow, {
         workflowId,
         taskQueue: this.config.temporal.taskQueue,
-        args: [{ tenantId: req.tenantId, fileId, runId }],
+        args: [
+          {
+            tenantId: req.tenantId,
+            fileId,
+            runId,
+            onePass: stored.size <= this.config.ingest.onePassMaxBytes,
+          },
+        ],
         typedSearchAttributes: [
           { key: TENANT_ID, value: req.tenantId },
           { key: USER_ID, value: req.userId ?? '' },
