@@ -90,6 +90,8 @@ export interface Bench {
   config: Config;
   /** API base URL, e.g. http://127.0.0.1:41234 */
   url: string;
+  /** The in-process API's metrics (relay latency measured at the API). */
+  apiMetrics: RunningApi['metrics'];
   apiKey: string;
   fake: FakeOpenAI;
   pool: Pool;
@@ -177,6 +179,7 @@ export async function startBench(profile: Profile): Promise<Bench> {
       profile,
       config,
       url: api.url,
+      apiMetrics: api.metrics,
       apiKey: key,
       fake,
       pool,

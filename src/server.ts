@@ -16,6 +16,8 @@ import { TurnService } from './turns/turn-service';
 export interface RunningApi {
   url: string;
   server: http.Server;
+  /** This process's metrics (what `/metrics` serves). */
+  metrics: ApiMetrics;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
       .catch((err: Error) => log.warn({ err: err.message }, 'blob bucket not ready'));
   const sweeper = new OrphanRunSweeper(pool, temporal, log);
   sweeper.start();
+  const metrics = new ApiMetrics();
   const app = createApp({
     config,
     pool,
@@ -41,7 +44,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     hub,
     models: new ModelRouter(config),
     turns: new TurnService(pool, temporal, config),
-    metrics: new ApiMetrics(),
+    metrics,
     log,
     checkBlobStore: () => blobs.check(),
     blobs,
@@ -62,6 +65,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   return {
     url,
     server,
+    metrics,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

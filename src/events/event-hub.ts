@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../logger';
-import { readRunEvents } from './event-log';
+import { parseNotification, readRunEvents } from './event-log';
 import { READ_PAGE, RUN_EVENTS_CHANNEL, type RunEvent } from './types';
 
 interface SharedRead {
@@ -10,6 +10,9 @@ interface SharedRead {
 }
 
 type Waker = () => void;
+
+/** Notified events kept per run with readers (readers further behind read the table). */
+const RECENT_EVENTS = 256;
 
 /**
  * One LISTEN connection per API process, fanned out to every stream reading a
@@ -24,6 +27,13 @@ export class EventHub {
   private readonly versions = new Map<string, number>();
   /** Per run: the read in flight that other readers may join. */
   private readonly reads = new Map<string, SharedRead>();
+  /**
+   * Per run with readers: the latest events that arrived in notifications, a
+   * gapless run of seqs. A reader whose cursor falls inside it needs no query.
+   */
+  private readonly recent = new Map<string, RunEvent[]>();
+  /** Per run: when the latest wake happened (performance.now()), for the relay latency metric. */
+  private readonly wokenAt = new Map<string, number>();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
 
@@ -39,9 +49,10 @@ export class EventHub {
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.databaseUrl });
     client.on('notification', (msg) => {
-      const payload = msg.payload ?? '';
-      const runId = payload.slice(0, payload.indexOf(':'));
-      this.wake(runId);
+      const note = parseNotification(msg.payload ?? '');
+      if (!note) return;
+      if (this.wakers.has(note.runId)) this.remember(note.runId, note.events);
+      this.wake(note.runId);
     });
     client.on('error', (err) => {
       this.log.warn({ err: err.message }, 'event hub connection lost; reconnecting');
@@ -55,6 +66,8 @@ export class EventHub {
   }
 
   private scheduleReconnect(): void {
+    // Notifications may be lost while disconnected: what was kept is no longer known to be complete.
+    this.recent.clear();
     const old = this.client;
     this.client = undefined;
     void old?.end().catch(() => undefined);
@@ -80,6 +93,8 @@ export class EventHub {
       set.delete(waker);
       if (set.size === 0) {
         this.wakers.delete(runId);
+        this.recent.delete(runId);
+        this.wokenAt.delete(runId);
         if (!this.reads.has(runId)) this.versions.delete(runId);
       }
     };
@@ -88,8 +103,36 @@ export class EventHub {
   /** Wake a run's readers (also used in-process when the API itself appends). */
   wake(runId: string): void {
     this.versions.set(runId, (this.versions.get(runId) ?? 0) + 1);
+    this.wokenAt.set(runId, performance.now());
     const set = this.wakers.get(runId);
     if (set) for (const waker of [...set]) waker();
+  }
+
+  /** When the run was last woken (performance.now()), if it has readers. */
+  lastWake(runId: string): number | undefined {
+    return this.wokenAt.get(runId);
+  }
+
+  /** Keep a notified batch, or forget what we had when the batch is unknown or not contiguous. */
+  private remember(runId: string, events: RunEvent[] | undefined): void {
+    const kept = this.recent.get(runId) ?? [];
+    const contiguous = events && (kept.length === 0 || events[0]?.seq === kept.at(-1)!.seq + 1);
+    if (!events || events.length === 0 || !contiguous) {
+      if (events && events.length > 0) this.recent.set(runId, events.slice(-RECENT_EVENTS));
+      else this.recent.delete(runId);
+      return;
+    }
+    const next = kept.concat(events);
+    this.recent.set(runId, next.length > RECENT_EVENTS ? next.slice(-RECENT_EVENTS) : next);
+  }
+
+  /** The events after `after` when the notified ones cover them; undefined means: read them. */
+  private fromRecent(runId: string, after: number): RunEvent[] | undefined {
+    const kept = this.recent.get(runId);
+    // Nothing newer than the cursor (a poll, or a wake ahead of its notification): ask the table.
+    if (!kept || kept.length === 0 || kept[0].seq > after + 1 || kept.at(-1)!.seq <= after)
+      return undefined;
+    return kept.filter((e) => e.seq > after);
   }
 
   /** The run's wake count; pass it to {@link readEvents} as the freshness a reader needs. */
@@ -101,9 +144,14 @@ export class EventHub {
    * A run's events after `after`, with one query shared by the run's readers:
    * a read in flight is joined when it began at or after wake `minVersion` (so
    * its snapshot holds what woke the caller) from a cursor at or before
-   * `after`. With many readers per run, a batch costs one query, not one each.
+   * `after`. With many readers per run, a batch costs one query, not one each;
+   * a batch that came with its notification costs none.
    */
   readEvents(pool: pg.Pool, runId: string, after: number, minVersion: number): Promise<RunEvent[]> {
+    // Notifications arrive in commit order, so what they brought is all that
+    // woke the caller: no query needed.
+    const notified = this.fromRecent(runId, after);
+    if (notified) return Promise.resolve(notified);
     const shared = this.reads.get(runId);
     if (shared && shared.after <= after && shared.version >= minVersion) {
       return shared.events.then((events) =>

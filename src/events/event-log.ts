@@ -2,6 +2,9 @@ import type pg from 'pg';
 import { withTransaction } from '../db/sql';
 import { RUN_EVENTS_CHANNEL, type NewRunEvent, type RunEvent } from './types';
 
+/** Postgres caps a NOTIFY payload at 8000 bytes; the run id and seq need the rest. */
+const NOTIFY_EVENTS_MAX_BYTES = 7800;
+
 export interface AppendOptions {
   step?: number;
   attempt?: number;
@@ -50,10 +53,11 @@ export async function appendRunEventsInTransaction(
     }
     const lastSeq = counter.rows[0].last_seq;
     const firstSeq = lastSeq - events.length + 1;
-    await tx.query(
+    const inserted = await tx.query<Pick<RunEvent, 'seq' | 'type' | 'data'>>(
       `insert into run_events (run_id, seq, type, data, step, attempt)
        select $1::uuid, s, t, d, $5::int, $6::int
-       from unnest($2::bigint[], $3::text[], $4::jsonb[]) as e(s, t, d)`,
+       from unnest($2::bigint[], $3::text[], $4::jsonb[]) as e(s, t, d)
+       returning seq, type, data`,
       [
         runId,
         events.map((_, i) => firstSeq + i),
@@ -63,9 +67,47 @@ export async function appendRunEventsInTransaction(
         options.attempt ?? null,
       ],
     );
-    await tx.query('select pg_notify($1, $2)', [RUN_EVENTS_CHANNEL, `${runId}:${lastSeq}`]);
+    await tx.query('select pg_notify($1, $2)', [
+      RUN_EVENTS_CHANNEL,
+      notificationPayload(runId, lastSeq, inserted.rows),
+    ]);
     return lastSeq;
   }
+}
+
+/**
+ * `<run_id>:<last_seq>`, followed by `:<events as JSON>` when the batch fits
+ * the NOTIFY payload limit: listeners can then relay it without reading it
+ * back. The events are the rows as stored (jsonb), so a relayed event is the
+ * same as a replayed one.
+ */
+export function notificationPayload(
+  runId: string,
+  lastSeq: number,
+  rows: Pick<RunEvent, 'seq' | 'type' | 'data'>[],
+): string {
+  const head = `${runId}:${lastSeq}`;
+  const ordered = [...rows].sort((a, b) => Number(a.seq) - Number(b.seq));
+  const body = JSON.stringify(ordered.map((r) => [Number(r.seq), r.type, r.data]));
+  return Buffer.byteLength(body) <= NOTIFY_EVENTS_MAX_BYTES ? `${head}:${body}` : head;
+}
+
+/** Parse a {@link notificationPayload}; `events` is absent when the batch did not fit. */
+export function parseNotification(
+  payload: string,
+): { runId: string; lastSeq: number; events?: RunEvent[] } | undefined {
+  const first = payload.indexOf(':');
+  if (first < 0) return undefined;
+  const second = payload.indexOf(':', first + 1);
+  const runId = payload.slice(0, first);
+  const lastSeq = Number(payload.slice(first + 1, second < 0 ? undefined : second));
+  if (second < 0) return { runId, lastSeq };
+  const rows = JSON.parse(payload.slice(second + 1)) as [
+    number,
+    RunEvent['type'],
+    RunEvent['data'],
+  ][];
+  return { runId, lastSeq, events: rows.map(([seq, type, data]) => ({ seq, type, data })) };
 }
 
 /** Events of a run after `afterSeq`, in order (at most `limit`). */

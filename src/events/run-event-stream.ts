@@ -15,6 +15,8 @@ export interface RunEventStreamOptions {
   /** Called when nothing arrived for `idleMs` (keep-alive comments). */
   onIdle?: () => void;
   idleMs?: number;
+  /** Called after each event that a notification announced was consumed: ms since that notification. */
+  onRelayed?: (ms: number) => void;
 }
 
 /**
@@ -44,18 +46,24 @@ export async function* streamRunEvents(options: RunEventStreamOptions): AsyncGen
     }
     let idleSince = Date.now();
     let first = true;
+    let seenVersion = hub.version(runId);
     while (!signal?.aborted) {
       if (pending) {
         pending = false;
         // The first read is this reader's own (replay); later ones may share a
         // query with the run's other readers, as long as it began after the wake.
+        const version = hub.version(runId);
+        // Woken since the last read: these events are relayed, not replayed.
+        const wokeAt = !first && version !== seenVersion ? hub.lastWake(runId) : undefined;
+        seenVersion = version;
         const events = first
           ? await readRunEvents(pool, runId, cursor, READ_PAGE)
-          : await hub.readEvents(pool, runId, cursor, hub.version(runId));
+          : await hub.readEvents(pool, runId, cursor, version);
         first = false;
         for (const event of events) {
           cursor = event.seq;
           yield event;
+          if (wokeAt !== undefined) options.onRelayed?.(performance.now() - wokeAt);
           if (event.type === 'done') return;
         }
         if (events.length > 0) {

@@ -5,10 +5,14 @@ import { insertRun } from '../../src/db/runs';
 import {
   appendRunEvents,
   claimStepFence,
+  parseNotification,
   readRunEvents,
   SupersededAttemptError,
 } from '../../src/events/event-log';
+import { EventHub } from '../../src/events/event-hub';
 import { EventWriter } from '../../src/events/event-writer';
+import { streamRunEvents } from '../../src/events/run-event-stream';
+import { createLogger } from '../../src/logger';
 import { RUN_EVENTS_CHANNEL } from '../../src/events/types';
 import { testPool } from '../helpers/platform';
 
@@ -53,7 +57,7 @@ describe('run event log', () => {
     }
   });
 
-  it('announces each batch with one NOTIFY carrying run id and last seq', async () => {
+  it('announces each batch with one NOTIFY carrying run id, last seq and the batch when it fits', async () => {
     const runId = await newRun();
     const listener = new pg.Client({ connectionString: process.env.DATABASE_URL });
     await listener.connect();
@@ -63,11 +67,73 @@ describe('run event log', () => {
     });
     await listener.query(`listen ${RUN_EVENTS_CHANNEL}`);
     const writer = new EventWriter({ pool, runId, maxDelayMs: 1000, maxEvents: 64 });
-    for (let i = 0; i < 130; i++) writer.push({ type: 'message.delta', data: { content: 'x' } });
+    for (let i = 0; i < 130; i++)
+      writer.push({ type: 'message.delta', data: { content: `x${i}` } });
     await writer.flush();
+    // Too large for a NOTIFY payload (8000 bytes): announced without its events.
+    await appendRunEvents(pool, runId, [{ type: 'metadata', data: { blob: 'y'.repeat(9000) } }]);
     await new Promise((r) => setTimeout(r, 200));
     await listener.end();
-    expect(payloads).toEqual([`${runId}:64`, `${runId}:128`, `${runId}:130`]);
+    const notes = payloads.map((p) => parseNotification(p)!);
+    expect(notes.map((n) => n.lastSeq)).toEqual([64, 128, 130, 131]);
+    expect(notes.slice(0, 3).flatMap((n) => n.events!.map((e) => e.seq))).toEqual(
+      Array.from({ length: 130 }, (_, i) => i + 1),
+    );
+    // The notified events are the stored ones.
+    const stored = await readRunEvents(pool, runId, 0, 130);
+    expect(notes.slice(0, 3).flatMap((n) => n.events)).toEqual(
+      stored.map(({ seq, type, data }) => ({ seq, type, data })),
+    );
+    expect(notes[3]).toEqual({ runId, lastSeq: 131 });
+    expect(payloads[3]).toBe(`${runId}:131`);
+  });
+
+  it('relays notified batches to readers without reading them back, and reads what it was not told', async () => {
+    const runId = await newRun();
+    const hub = new EventHub(process.env.DATABASE_URL!, createLogger('silent'));
+    await hub.start();
+    const counting = testPool();
+    let reads = 0;
+    const query = counting.query.bind(counting);
+    counting.query = ((...args: Parameters<typeof query>) => {
+      if (String(args[0]).includes('from run_events')) reads++;
+      return query(...args);
+    }) as typeof counting.query;
+    try {
+      const received: number[] = [];
+      const relayed: number[] = [];
+      const reader = (async () => {
+        for await (const event of streamRunEvents({
+          pool: counting,
+          hub,
+          runId,
+          afterSeq: 0,
+          pollMs: 60_000,
+          onRelayed: (ms) => relayed.push(ms),
+        })) {
+          received.push(event.seq);
+        }
+      })();
+      // The reader's own first read (replay) happens before anything is written.
+      await new Promise((r) => setTimeout(r, 100));
+      const readsBefore = reads;
+      for (let i = 0; i < 5; i++) {
+        await appendRunEvents(pool, runId, [{ type: 'message.delta', data: { content: `${i}` } }]);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      expect(reads).toBe(readsBefore);
+      // A batch too large to notify is read from the table, and so is the one after it.
+      await appendRunEvents(pool, runId, [{ type: 'metadata', data: { blob: 'y'.repeat(9000) } }]);
+      await appendRunEvents(pool, runId, [{ type: 'done', data: { reason: 'stop' } }]);
+      await reader;
+      expect(received).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(reads).toBeGreaterThan(readsBefore);
+      expect(relayed.length).toBe(7);
+      for (const ms of relayed) expect(ms).toBeGreaterThanOrEqual(0);
+    } finally {
+      await hub.stop();
+      await counting.end();
+    }
   });
 
   it('fences a superseded attempt out of its step', async () => {

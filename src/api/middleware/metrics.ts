@@ -28,6 +28,15 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  readonly sseRelay = new client.Summary({
+    name: 'reverie_sse_relay_seconds',
+    help: "Time from a run's latest event notification reaching the API to the event's frame being written to a stream",
+    percentiles: [0.5, 0.9, 0.99],
+    maxAgeSeconds: 600,
+    ageBuckets: 5,
+    registers: [this.registry],
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'reverie_' });
   }

@@ -39,6 +39,7 @@ export async function pipeRunEvents(
         signal: sse.signal,
         idleMs: deps.config.sseKeepAliveMs,
         onIdle: () => sse.comment('keep-alive'),
+        onRelayed: (ms) => deps.metrics.sseRelay.observe(ms / 1000),
       })) {
         if (firstText && event.type === 'message.delta') {
           firstText = false;
