@@ -10,7 +10,13 @@ export function requestId(log: Logger) {
     const given = ctx.get('X-Request-ID');
     const id = VALID_REQUEST_ID.test(given) ? given : randomUUID();
     ctx.state.requestId = id;
-    ctx.state.log = log.child({ requestId: id });
+    // Made on first use: most requests (health checks, reads) never log.
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', {
+      get: () => (child ??= log.child({ requestId: id })),
+      configurable: true,
+      enumerable: true,
+    });
     ctx.set('X-Request-ID', id);
     await next();
   };
