@@ -11,7 +11,7 @@ import { devRouter } from './routes/dev';
 import { dreamingRouter } from './routes/dreaming';
 import { feedbackRouter } from './routes/feedback';
 import { filesRouter, skipBodyParserForUploads } from './routes/files';
-import { healthRouter } from './routes/health';
+import { healthRouter, liveness } from './routes/health';
 import { memoriesRouter } from './routes/memories';
 import { modelsRouter } from './routes/models';
 import { runsRouter } from './routes/runs';
@@ -51,6 +51,7 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   root.use('/v1', v1.routes(), v1.allowedMethods());
   root.use('/api/v1', v1.routes(), v1.allowedMethods());
 
+  app.use(liveness());
   app.use(requestId(deps.log));
   app.use(errorHandler(deps.config.maxBodyBytes));
   app.use(deps.metrics.middleware());

@@ -4,11 +4,18 @@ import type { Logger } from '../../logger';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The request's `X-Request-ID` if it is safe to echo, else a new one; set on the response. */
+export function assignRequestId(ctx: Koa.Context): string {
+  const given = ctx.get('X-Request-ID');
+  const id = VALID_REQUEST_ID.test(given) ? given : randomUUID();
+  ctx.set('X-Request-ID', id);
+  return id;
+}
+
 /** Echo `X-Request-ID` (or generate one) and give the request a scoped logger. */
 export function requestId(log: Logger) {
-  return async function requestIdMiddleware(ctx: Koa.Context, next: Koa.Next) {
-    const given = ctx.get('X-Request-ID');
-    const id = VALID_REQUEST_ID.test(given) ? given : randomUUID();
+  return function requestIdMiddleware(ctx: Koa.Context, next: Koa.Next) {
+    const id = assignRequestId(ctx);
     ctx.state.requestId = id;
     // Made on first use: most requests (health checks, reads) never log.
     let child: Logger | undefined;
@@ -17,7 +24,6 @@ export function requestId(log: Logger) {
       configurable: true,
       enumerable: true,
     });
-    ctx.set('X-Request-ID', id);
-    await next();
+    return next();
   };
 }

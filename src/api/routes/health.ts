@@ -1,4 +1,6 @@
 import Router from '@koa/router';
+import type Koa from 'koa';
+import { assignRequestId } from '../middleware/request-id';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -18,13 +20,23 @@ async function check(name: string, probe: () => Promise<unknown>) {
   }
 }
 
-/** Liveness, readiness (each dependency checked) and Prometheus metrics. */
+/**
+ * Liveness, answered ahead of the middleware chain: probes call it constantly,
+ * and with the Temporal client's AsyncLocalStorage active in the process every
+ * promise of the chain costs (measured: 0.6× a bare Koa app through the chain).
+ */
+export function liveness() {
+  return function livenessMiddleware(ctx: Koa.Context, next: Koa.Next) {
+    if (ctx.path !== '/health' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    assignRequestId(ctx);
+    ctx.body = { status: 'ok' };
+    return undefined;
+  };
+}
+
+/** Readiness (each dependency checked) and Prometheus metrics. */
 export function healthRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>();
-
-  router.get('/health', (ctx: ApiContext) => {
-    ctx.body = { status: 'ok' };
-  });
 
   router.get('/health/ready', async (ctx: ApiContext) => {
     const checks = await Promise.all([
