@@ -10,12 +10,14 @@ import { buildTurnContext } from '../src/prompt/turn-context';
 import { classifyProviderError } from '../src/providers/provider-error';
 import { estimateUsage, streamChat } from '../src/providers/stream-chat';
 import type { ActivityDeps } from './deps';
-import { beginTurnRun, messageKey } from './turn.activities';
+import { beginTurnRun, completeTurnRun, messageKey } from './turn.activities';
 
 export interface GenerateStepResult {
   messageId: string;
   toolCallCount: number;
   finishReason: string;
+  /** The step was the last (no tool calls) and the run is finished: `done` is announced. */
+  completed?: boolean;
 }
 
 /** How often a streaming step heartbeats, independent of token flow. */
@@ -43,6 +45,8 @@ export function createModelActivities({
       allowTools: boolean;
       /** The turn's first step also begins the run (its user messages join the history). */
       begin?: boolean;
+      /** A step that ends without tool calls also finishes the run (status, usage, `done`). */
+      complete?: boolean;
     }): Promise<GenerateStepResult> {
       const { runId, step } = input;
       const ctx = Context.current();
@@ -61,7 +65,20 @@ export function createModelActivities({
         claimStepFence(pool, runId, step, attempt),
       ]);
       const sessionId = run.session_id!;
-      if (done) return stepResult(done, done.tool_calls?.length ? 'tool_calls' : 'stop');
+      // Finishing here, not in an activity of its own, spares a workflow task after the answer.
+      const finish = async (step: GenerateStepResult): Promise<GenerateStepResult> => {
+        if (!input.complete || step.toolCallCount > 0) return step;
+        await completeTurnRun(pool, {
+          runId,
+          messageId: step.messageId,
+          finishReason: step.finishReason,
+        });
+        return { ...step, completed: true };
+      };
+      if (done) {
+        const finishReason = done.tool_calls?.length ? 'tool_calls' : 'stop';
+        return finish(stepResult(done, finishReason));
+      }
 
       if (!claimed) {
         throw ApplicationFailure.nonRetryable(
@@ -101,6 +118,7 @@ export function createModelActivities({
         HEARTBEAT_EVERY_MS,
       );
       let streamed = '';
+      let answered: GenerateStepResult;
       try {
         const result = await streamChat(
           models.chainFor(model),
@@ -159,7 +177,7 @@ export function createModelActivities({
           usage: { ...result.usage },
           idemKey: messageKey.assistant(runId, step),
         });
-        return stepResult(message, result.finishReason);
+        answered = stepResult(message, result.finishReason);
       } catch (err) {
         // Whatever streamed so far stays in the log: a stop keeps it as the
         // partial answer, a retry announces that clients must discard it.
@@ -185,6 +203,8 @@ export function createModelActivities({
       } finally {
         clearInterval(heartbeat);
       }
+      // Outside the try: a failed completion is a database error, not the provider's.
+      return finish(answered);
     },
   };
 }

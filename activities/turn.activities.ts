@@ -27,23 +27,9 @@ export function createTurnActivities({ pool }: ActivityDeps) {
       await beginTurnRun(pool, runId);
     },
 
-    /** The run succeeded: usage and `done` are announced in the same commit as the status. */
-    async completeTurn(input: {
-      runId: string;
-      messageId: string;
-      finishReason: string;
-    }): Promise<void> {
-      await withTransaction(pool, async (tx) => {
-        const run = await finishRun(tx, input.runId, {
-          status: 'succeeded',
-          messageId: input.messageId,
-        });
-        if (!run) return; // already finished by an earlier attempt
-        await appendRunEventsInTransaction(tx, input.runId, [
-          { type: 'usage', data: usageEvent(run) },
-          { type: 'done', data: { reason: input.finishReason, message_id: input.messageId } },
-        ]);
-      });
+    /** The run succeeded (histories recorded before `turn-complete-in-step-v1`). */
+    async completeTurn(input: CompletedTurn): Promise<void> {
+      await completeTurnRun(pool, input);
     },
 
     /**
@@ -109,6 +95,27 @@ export async function beginTurnRun(pool: Pool, runId: string): Promise<void> {
         },
       ]);
     }
+  });
+}
+
+export interface CompletedTurn {
+  runId: string;
+  messageId: string;
+  finishReason: string;
+}
+
+/** The run succeeded: usage and `done` are announced in the same commit as the status. */
+export async function completeTurnRun(pool: Pool, input: CompletedTurn): Promise<void> {
+  await withTransaction(pool, async (tx) => {
+    const run = await finishRun(tx, input.runId, {
+      status: 'succeeded',
+      messageId: input.messageId,
+    });
+    if (!run) return; // already finished by an earlier attempt
+    await appendRunEventsInTransaction(tx, input.runId, [
+      { type: 'usage', data: usageEvent(run) },
+      { type: 'done', data: { reason: input.finishReason, message_id: input.messageId } },
+    ]);
   });
 }
 

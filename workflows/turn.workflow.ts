@@ -61,6 +61,8 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
   const lifecycle = patched('turn-lifecycle-local-v1') ? persistLocally : persist;
   // Newer turns begin inside their first model step: one workflow task less before the first token.
   const beginInFirstStep = patched('turn-begin-in-step-v1');
+  // ...and finish inside their last one: one workflow task less after the answer.
+  const completeInLastStep = patched('turn-complete-in-step-v1');
   try {
     const answer = await work.run(async () => {
       if (!beginInFirstStep) await lifecycle.beginTurn({ runId });
@@ -70,6 +72,7 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
           step,
           allowTools: step < input.maxSteps - 1,
           begin: beginInFirstStep && step === 0,
+          complete: completeInLastStep,
         });
         if (result.toolCallCount === 0) return result;
         for (let index = 0; index < result.toolCallCount; index++) {
@@ -77,13 +80,16 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
         }
       }
     });
-    // A stop that raced the last step's completion still wins.
-    if (stopReason) throw new CancelledFailure(stopReason);
-    await lifecycle.completeTurn({
-      runId,
-      messageId: answer.messageId,
-      finishReason: answer.finishReason,
-    });
+    if (!answer.completed) {
+      // A stop that raced the last step's completion still wins, unless that
+      // step already announced `done`: a finished answer stays finished.
+      if (stopReason) throw new CancelledFailure(stopReason);
+      await lifecycle.completeTurn({
+        runId,
+        messageId: answer.messageId,
+        finishReason: answer.finishReason,
+      });
+    }
     if (input.userId && patched('memory-v1')) await startMemoryExtraction(input, input.userId);
     return 'succeeded';
   } catch (err) {

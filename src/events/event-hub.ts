@@ -9,7 +9,8 @@ interface SharedRead {
   events: Promise<RunEvent[]>;
 }
 
-type Waker = () => void;
+/** Called on each wake, with the notified events when the notification carried them. */
+type Waker = (events?: RunEvent[]) => void;
 
 /** Notified events kept per run with readers (readers further behind read the table). */
 const RECENT_EVENTS = 256;
@@ -52,7 +53,7 @@ export class EventHub {
       const note = parseNotification(msg.payload ?? '');
       if (!note) return;
       if (this.wakers.has(note.runId)) this.remember(note.runId, note.events);
-      this.wake(note.runId);
+      this.wake(note.runId, note.events);
     });
     client.on('error', (err) => {
       this.log.warn({ err: err.message }, 'event hub connection lost; reconnecting');
@@ -101,11 +102,11 @@ export class EventHub {
   }
 
   /** Wake a run's readers (also used in-process when the API itself appends). */
-  wake(runId: string): void {
+  wake(runId: string, events?: RunEvent[]): void {
     this.versions.set(runId, (this.versions.get(runId) ?? 0) + 1);
     this.wokenAt.set(runId, performance.now());
     const set = this.wakers.get(runId);
-    if (set) for (const waker of [...set]) waker();
+    if (set) for (const waker of [...set]) waker(events);
   }
 
   /** When the run was last woken (performance.now()), if it has readers. */

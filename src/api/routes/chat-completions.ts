@@ -161,7 +161,9 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
 
 /**
  * Wait until the run has finished. Wakes on the run's event notifications and
- * reads only the run row (never the deltas), with a poll as safety net.
+ * reads only the run row (never the deltas): when a notified batch holds `done`
+ * (committed with the final status) or did not say what it holds, and on a
+ * poll as safety net.
  */
 export async function waitForRun(
   deps: ApiDeps,
@@ -173,7 +175,8 @@ export async function waitForRun(
   let notified = false;
   let wake: (() => void) | undefined;
   // Subscribed before each read: a notification in between is never lost.
-  const unsubscribe = deps.hub.subscribe(run.id, () => {
+  const unsubscribe = deps.hub.subscribe(run.id, (events) => {
+    if (events && !events.some((e) => e.type === 'done')) return;
     notified = true;
     wake?.();
   });
