@@ -18,7 +18,7 @@ import {
 import type { createActivities } from '../activities';
 import { PERSIST } from './activity-options';
 import { RUN_KIND, SESSION_ID, TENANT_ID, USER_ID } from './search-attributes';
-import { turnWorkflow, stopTurnSignal, type StopReason } from './turn.workflow';
+import { turnWorkflow, stopTurnSignal, TURN_PROTOCOL, type StopReason } from './turn.workflow';
 
 type Activities = ReturnType<typeof createActivities>;
 const persist = proxyActivities<Activities>(PERSIST);
@@ -179,7 +179,14 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
       child = await startChild(turnWorkflow, {
         workflowId: turnWorkflowId(tenantId, next.runId),
         args: [
-          { tenantId, sessionId, runId: next.runId, maxSteps: input.maxSteps, userId: next.userId },
+          {
+            tenantId,
+            sessionId,
+            runId: next.runId,
+            maxSteps: input.maxSteps,
+            userId: next.userId,
+            protocol: TURN_PROTOCOL,
+          },
         ],
         // A turn outlives anything that happens to its session entity.
         parentClosePolicy: ParentClosePolicy.ABANDON,

@@ -33,7 +33,17 @@ export interface TurnWorkflowInput {
   maxSteps: number;
   /** The end user; a turn with one extracts memories once it is done. */
   userId?: string | null;
+  /**
+   * Set by the session for turns it starts now ({@link TURN_PROTOCOL}): such a
+   * turn takes the current path without asking `patched()`, whose markers and
+   * TemporalChangeVersion upserts would cost every turn history events and a
+   * visibility write. Histories without it replay through their patches.
+   */
+  protocol?: number;
 }
+
+/** The turn path every patch below leads to. */
+export const TURN_PROTOCOL = 1;
 
 export type TurnOutcome = 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 
@@ -58,11 +68,12 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
 
   // Start and finish are short idempotent writes: as local activities they skip
   // two task-queue round trips each (time to first token, Temporal load).
-  const lifecycle = patched('turn-lifecycle-local-v1') ? persistLocally : persist;
+  const current = input.protocol === TURN_PROTOCOL;
+  const lifecycle = current || patched('turn-lifecycle-local-v1') ? persistLocally : persist;
   // Newer turns begin inside their first model step: one workflow task less before the first token.
-  const beginInFirstStep = patched('turn-begin-in-step-v1');
+  const beginInFirstStep = current || patched('turn-begin-in-step-v1');
   // ...and finish inside their last one: one workflow task less after the answer.
-  const completeInLastStep = patched('turn-complete-in-step-v1');
+  const completeInLastStep = current || patched('turn-complete-in-step-v1');
   try {
     const answer = await work.run(async () => {
       if (!beginInFirstStep) await lifecycle.beginTurn({ runId });
@@ -90,7 +101,8 @@ export async function turnWorkflow(input: TurnWorkflowInput): Promise<TurnOutcom
         finishReason: answer.finishReason,
       });
     }
-    if (input.userId && patched('memory-v1')) await startMemoryExtraction(input, input.userId);
+    if (input.userId && (current || patched('memory-v1')))
+      await startMemoryExtraction(input, input.userId);
     return 'succeeded';
   } catch (err) {
     if (isCancellation(err) || stopReason) {
