@@ -12,6 +12,7 @@
  *   time the reconnect with `Last-Event-ID` → its first event (`run.state`).
  */
 import { createGate, startFakeOpenAI, type FakeOpenAI } from '../../test/helpers/fake-openai';
+import { readFile } from 'node:fs/promises';
 import { platformEnv, spawnReverie, type ReverieProcess } from '../../test/helpers/platform';
 import { RunEventsClient } from '../../test/helpers/sse-client';
 import { MODEL, progress, type Bench, type Row } from '../harness';
@@ -136,6 +137,7 @@ export async function resume(bench: Bench): Promise<Row[]> {
   const procs: Procs = { env, api, workers: [worker], all: [api, worker] };
   const w: Awaited<ReturnType<typeof workerKill>>[] = [];
   const a: Awaited<ReturnType<typeof apiKill>>[] = [];
+  const rss = { worker: [] as number[], api: [] as number[] };
   try {
     for (let rep = 0; rep < reps; rep++) {
       fake.reset();
@@ -153,6 +155,9 @@ export async function resume(bench: Bench): Promise<Row[]> {
           `${ar.toFirst} ms, lost ${ar.lost}, duplicated ${ar.duplicated}, text ${ar.textOk ? 'ok' : 'WRONG'}`,
       );
     }
+    // The processes that served the last turns, as deployed: one API, one worker each.
+    rss.worker.push(await rssMb(procs.workers.at(-1)!));
+    rss.api.push(await rssMb(procs.api));
   } finally {
     await Promise.all(procs.all.map((p) => p.kill()));
     await fake.close();
@@ -201,5 +206,16 @@ export async function resume(bench: Bench): Promise<Row[]> {
       target: '0',
       pass: aBad.every((n) => n === 0),
     }),
+    row('RSS of a worker process after its turns', 'MB', rss.worker, {
+      target: '≤ 350 MB',
+      pass: Math.max(...rss.worker) <= 350,
+    }),
+    row('RSS of an API process after its turns (info)', 'MB', rss.api),
   ];
+}
+
+async function rssMb(proc: ReverieProcess): Promise<number> {
+  const status = await readFile(`/proc/${proc.child.pid}/status`, 'utf8').catch(() => '');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return kb / 1024;
 }
