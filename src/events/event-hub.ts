@@ -52,8 +52,11 @@ export class EventHub {
     client.on('notification', (msg) => {
       const note = parseNotification(msg.payload ?? '');
       if (!note) return;
-      if (this.wakers.has(note.runId)) this.remember(note.runId, note.events);
-      this.wake(note.runId, note.events);
+      // Nobody reads this run here: no need to decode its events.
+      if (!this.wakers.has(note.runId)) return this.wake(note.runId);
+      const events = note.events();
+      this.remember(note.runId, events);
+      this.wake(note.runId, events);
     });
     client.on('error', (err) => {
       this.log.warn({ err: err.message }, 'event hub connection lost; reconnecting');

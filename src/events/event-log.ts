@@ -92,22 +92,28 @@ export function notificationPayload(
   return Buffer.byteLength(body) <= NOTIFY_EVENTS_MAX_BYTES ? `${head}:${body}` : head;
 }
 
-/** Parse a {@link notificationPayload}; `events` is absent when the batch did not fit. */
+/**
+ * Parse a {@link notificationPayload}. `events()` decodes the batch (undefined
+ * when it did not fit): only listeners with readers of the run pay for it.
+ */
 export function parseNotification(
   payload: string,
-): { runId: string; lastSeq: number; events?: RunEvent[] } | undefined {
+): { runId: string; lastSeq: number; events: () => RunEvent[] | undefined } | undefined {
   const first = payload.indexOf(':');
   if (first < 0) return undefined;
   const second = payload.indexOf(':', first + 1);
   const runId = payload.slice(0, first);
   const lastSeq = Number(payload.slice(first + 1, second < 0 ? undefined : second));
-  if (second < 0) return { runId, lastSeq };
-  const rows = JSON.parse(payload.slice(second + 1)) as [
-    number,
-    RunEvent['type'],
-    RunEvent['data'],
-  ][];
-  return { runId, lastSeq, events: rows.map(([seq, type, data]) => ({ seq, type, data })) };
+  const events = () => {
+    if (second < 0) return undefined;
+    const rows = JSON.parse(payload.slice(second + 1)) as [
+      number,
+      RunEvent['type'],
+      RunEvent['data'],
+    ][];
+    return rows.map(([seq, type, data]) => ({ seq, type, data }));
+  };
+  return { runId, lastSeq, events };
 }
 
 /** Events of a run after `afterSeq`, in order (at most `limit`). */

@@ -76,15 +76,16 @@ describe('run event log', () => {
     await listener.end();
     const notes = payloads.map((p) => parseNotification(p)!);
     expect(notes.map((n) => n.lastSeq)).toEqual([64, 128, 130, 131]);
-    expect(notes.slice(0, 3).flatMap((n) => n.events!.map((e) => e.seq))).toEqual(
+    expect(notes.slice(0, 3).flatMap((n) => n.events()!.map((e) => e.seq))).toEqual(
       Array.from({ length: 130 }, (_, i) => i + 1),
     );
     // The notified events are the stored ones.
     const stored = await readRunEvents(pool, runId, 0, 130);
-    expect(notes.slice(0, 3).flatMap((n) => n.events)).toEqual(
+    expect(notes.slice(0, 3).flatMap((n) => n.events())).toEqual(
       stored.map(({ seq, type, data }) => ({ seq, type, data })),
     );
-    expect(notes[3]).toEqual({ runId, lastSeq: 131 });
+    expect(notes[3]).toMatchObject({ runId, lastSeq: 131 });
+    expect(notes[3].events()).toBeUndefined();
     expect(payloads[3]).toBe(`${runId}:131`);
   });
 
