@@ -56,13 +56,14 @@ async function dreaming(bench: Bench): Promise<Row[]> {
 
 const USAGE = `usage: npm run bench -- [--quick] [--strict] [${Object.keys(SCENARIOS).join('|')} ...]
   --quick   small workloads, about 2-3 minutes
-  --strict  exit 1 when a target is missed`;
+  --strict  exit 1 when a target is missed
+  --no-save print the table only (the smoke at the end of npm test)`;
 
 export async function main(argv: string[]): Promise<number> {
   const flags = argv.filter((a) => a.startsWith('-'));
   const names = argv.filter((a) => !a.startsWith('-'));
   const unknown = [
-    ...flags.filter((f) => !['--quick', '--strict'].includes(f)),
+    ...flags.filter((f) => !['--quick', '--strict', '--no-save'].includes(f)),
     ...names.filter((n) => !(n in SCENARIOS)),
   ];
   if (unknown.length > 0 || flags.includes('--help')) {
@@ -96,10 +97,14 @@ export async function main(argv: string[]): Promise<number> {
     rows,
   };
   process.stdout.write(`\n${table(rows)}\n\n`);
-  const files = await writeReport(path.join(ROOT, 'results'), report);
-  progress(
-    `wrote ${files.map((f) => path.relative(ROOT, f)).join(', ')} (${report.durationSeconds.toFixed(0)} s)`,
-  );
+  if (flags.includes('--no-save')) {
+    progress(`done (${report.durationSeconds.toFixed(0)} s), results not saved`);
+  } else {
+    const files = await writeReport(path.join(ROOT, 'results'), report);
+    progress(
+      `wrote ${files.map((f) => path.relative(ROOT, f)).join(', ')} (${report.durationSeconds.toFixed(0)} s)`,
+    );
+  }
   const missed = rows.filter((r) => r.pass === false);
   if (missed.length > 0)
     progress(`missed: ${missed.map((r) => `${r.scenario} ${r.metric}`).join('; ')}`);

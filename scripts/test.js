@@ -26,7 +26,8 @@ async function main() {
   }
 
   // A full run (no file arguments) type-checks first: the test transform (swc) does not.
-  if (!args.some((a) => !a.startsWith('-'))) {
+  const fullRun = !args.some((a) => !a.startsWith('-'));
+  if (fullRun) {
     const tsc = spawnSync(
       process.execPath,
       [
@@ -54,7 +55,21 @@ async function main() {
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => jest.kill('SIGTERM'));
   jest.on('exit', (code, signal) => {
-    process.exit(code ?? 128 + (os.constants.signals[signal] || 0));
+    const status = code ?? 128 + (os.constants.signals[signal] || 0);
+    if (status !== 0 || !fullRun) process.exit(status);
+    // A full run ends with the benchmark smoke: every scenario must still run.
+    // Its targets are reported, never asserted (speed is measured, not tested).
+    const bench = spawnSync(
+      process.execPath,
+      [path.join(root, 'bench', 'run.js'), '--quick', '--no-save'],
+      {
+        cwd: root,
+        stdio: 'inherit',
+      },
+    );
+    if (bench.status !== 0)
+      process.stderr.write('benchmark smoke failed (npm run bench -- --quick)\n');
+    process.exit(bench.status ?? 1);
   });
 }
 
