@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
-import { finishRun, markRunRunning } from '../src/db/runs';
+import { finishRun, markRunRunning, markRunStarted } from '../src/db/runs';
 import { many, maybeOne, withTransaction } from '../src/db/sql';
 import { computeAffinity, linkKey, upsertAffinity } from '../src/dreaming/affinity';
 import {
@@ -683,13 +683,7 @@ export function createDreamingActivities(deps: ActivityDeps) {
             },
           });
       await withTransaction(pool, async (tx) => {
-        await markRunRunning(tx, run.id);
-        const fresh = await maybeOne(
-          tx,
-          'select 1 from runs where id = $1 and last_seq = 0 for update',
-          [run.id],
-        );
-        if (fresh)
+        if (await markRunStarted(tx, run.id))
           await appendRunEventsInTransaction(tx, run.id, [
             {
               type: 'run.started',

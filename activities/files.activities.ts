@@ -4,7 +4,7 @@ import { blobKeys, readBlob, type BlobStore } from '../src/blob';
 import { appendRunEvents, appendRunEventsInTransaction } from '../src/events/event-log';
 import type { NewRunEvent } from '../src/events/types';
 import { findFileById, insertChunks, storedOrdinals, type FileRow } from '../src/db/files';
-import { finishRun, markRunRunning } from '../src/db/runs';
+import { finishRun, markRunStarted } from '../src/db/runs';
 import { maybeOne, withTransaction } from '../src/db/sql';
 import { toVectorLiteral } from '../src/embeddings';
 import { chunkDocument, type Chunk } from '../src/files/chunker';
@@ -33,13 +33,7 @@ export function createFileActivities({ pool, blobs, embedder, config, log }: Act
 
   async function beginIngestRun(file: FileRow, runId: string): Promise<void> {
     await withTransaction(pool, async (tx) => {
-      await markRunRunning(tx, runId);
-      const fresh = await maybeOne(
-        tx,
-        'select 1 from runs where id = $1 and last_seq = 0 for update',
-        [runId],
-      );
-      if (fresh) {
+      if (await markRunStarted(tx, runId)) {
         await appendRunEventsInTransaction(tx, runId, [
           {
             type: 'run.started',

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { appendRunEventsInTransaction } from '../src/events/event-log';
 import type { NewRunEvent } from '../src/events/types';
 import { insertMessage, type IncompleteReason } from '../src/db/messages';
-import { finishRun, markRunRunning, type RunRow } from '../src/db/runs';
+import { finishRun, markRunStarted, type RunRow } from '../src/db/runs';
 import { loadRun } from './load-run';
 import { touchSession } from '../src/db/sessions';
 import { maybeOne, withTransaction } from '../src/db/sql';
@@ -78,14 +78,8 @@ export async function beginTurnRun(pool: Pool, runId: string): Promise<void> {
         idemKey: messageKey.user(runId, index),
       });
     }
-    await markRunRunning(tx, runId);
     // Only the first attempt announces the start.
-    const fresh = await maybeOne(
-      tx,
-      'select 1 from runs where id = $1 and last_seq = 0 for update',
-      [runId],
-    );
-    if (fresh) {
+    if (await markRunStarted(tx, runId)) {
       const title = run.input.messages[0]?.content.slice(0, 80);
       await touchSession(tx, run.session_id!, title);
       await appendRunEventsInTransaction(tx, runId, [

@@ -111,6 +111,19 @@ export async function markRunRunning(db: Queryable, runId: string): Promise<void
   );
 }
 
+/**
+ * The run turns `running` (in the caller's transaction).
+ * @returns true for the first start: nothing is in its event log yet, so this
+ * attempt announces `run.started`; a retry finds events and announces nothing.
+ */
+export async function markRunStarted(tx: Queryable, runId: string): Promise<boolean> {
+  await markRunRunning(tx, runId);
+  const fresh = await tx.query('select 1 from runs where id = $1 and last_seq = 0 for update', [
+    runId,
+  ]);
+  return (fresh.rowCount ?? 0) > 0;
+}
+
 /** Record the outcome once; later calls (retries) do not overwrite it. */
 export async function finishRun(
   db: Queryable,
