@@ -236,7 +236,7 @@ export async function ingest(bench: Bench): Promise<Row[]> {
   const rows: Row[] = [];
   try {
     const { text, pdfs } = await workloads(quick);
-    const reps = quick ? 2 : 3;
+    const reps = quick ? 2 : bench.profile.reps;
     for (const [label, docs] of [
       [`text ${text.length} MB`, text],
       [`${pdfs.length} PDFs`, pdfs],

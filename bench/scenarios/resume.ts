@@ -124,7 +124,7 @@ async function apiKill(bench: Bench, fake: FakeOpenAI, procs: Procs) {
 }
 
 export async function resume(bench: Bench): Promise<Row[]> {
-  const reps = bench.profile.name === 'quick' ? 1 : 3;
+  const reps = bench.profile.name === 'quick' ? 1 : bench.profile.reps;
   const fake = await startFakeOpenAI();
   const env = await platformEnv({
     DATABASE_URL: bench.stack.databaseUrl,
