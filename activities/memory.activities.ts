@@ -17,14 +17,7 @@ import { ProviderError } from '../src/providers/provider-error';
 import type { ActivityDeps } from './deps';
 import { loadRun } from './load-run';
 
-/** What `POST /v1/memories` stores on its run (claim check): the workflow carries only the run id. */
-export interface MemoryRunInput {
-  messages?: { role: 'user' | 'assistant' | 'system'; content: string }[];
-  text?: string;
-  /** Extract facts with the model (default for `messages`); `false` stores `text` as one fact. */
-  infer?: boolean;
-  metadata?: Record<string, unknown>;
-}
+import type { MemoryRunInput } from '../src/memory/extraction-service';
 
 export interface ExtractMemoriesResult {
   status: 'succeeded' | 'skipped';

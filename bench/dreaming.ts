@@ -12,6 +12,7 @@ import { DEFAULT_TENANT_ID, loadConfig } from '../src/config';
 import { createPool, type Pool } from '../src/db/pool';
 import { migrate } from '../src/db/migrate';
 import { startDreamRun } from '../src/dreaming/dream-service';
+import { RunStarter } from '../src/runs/run-starter';
 import { createLogger } from '../src/logger';
 import { SIMULATOR_MODEL_ID } from '../src/providers/simulator';
 import { startStack } from '../src/stack';
@@ -81,7 +82,7 @@ export async function run(options: DreamingBenchOptions): Promise<Record<string,
 
     const t0 = Date.now();
     const { run: started } = await startDreamRun(
-      { pool, temporal, config, defaultModel: SIMULATOR_MODEL_ID },
+      { runs: new RunStarter(pool), temporal, config, defaultModel: SIMULATOR_MODEL_ID },
       { tenantId: DEFAULT_TENANT_ID, userId, dryRun: false },
     );
     const outcome = (await temporal.workflow.getHandle(started.workflow_id!).result()) as {

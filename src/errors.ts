@@ -72,7 +72,7 @@ export class UnavailableError extends AppError {
 }
 
 export class TimeoutError extends AppError {
-  constructor(message: string) {
-    super(408, 'timeout', message);
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(408, 'timeout', message, details);
   }
 }

@@ -12,6 +12,10 @@ import { ModelRouter } from './providers/model-router';
 import { connectClient } from './temporal/connection';
 import { OrphanRunSweeper } from './turns/orphan-sweeper';
 import { TurnService } from './turns/turn-service';
+import { DreamingService } from './dreaming/dream-service';
+import { FileService } from './files/file-service';
+import { MemoryExtractionService } from './memory/extraction-service';
+import { RunStarter } from './runs/run-starter';
 
 export interface RunningApi {
   url: string;
@@ -37,15 +41,20 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   const sweeper = new OrphanRunSweeper(pool, temporal, log);
   sweeper.start();
   const metrics = new ApiMetrics();
+  const models = new ModelRouter(config);
+  const runs = new RunStarter(pool);
   const app = createApp({
     config,
     pool,
-    temporal,
     hub,
-    models: new ModelRouter(config),
-    turns: new TurnService(pool, temporal, config),
+    models,
+    turns: new TurnService(pool, runs, temporal, config),
+    files: new FileService(pool, runs, temporal, blobs, config),
+    dreaming: new DreamingService({ runs, temporal, config, defaultModel: models.defaultModel }),
+    memoryExtraction: new MemoryExtractionService(runs, temporal, config),
     metrics,
     log,
+    checkTemporal: () => temporal.workflowService.getSystemInfo({}),
     checkBlobStore: () => blobs.check(),
     blobs,
     embedder: createEmbedder(config),

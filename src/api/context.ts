@@ -1,4 +1,3 @@
-import type { Client } from '@temporalio/client';
 import type Koa from 'koa';
 import type { BlobStore } from '../blob';
 import type { Config } from '../config';
@@ -7,6 +6,9 @@ import type { Embedder } from '../embeddings';
 import type { EventHub } from '../events/event-hub';
 import type { Logger } from '../logger';
 import type { ModelRouter } from '../providers/model-router';
+import type { DreamingService } from '../dreaming/dream-service';
+import type { FileService } from '../files/file-service';
+import type { MemoryExtractionService } from '../memory/extraction-service';
 import type { TurnService } from '../turns/turn-service';
 import type { Principal } from './middleware/auth';
 import type { ApiMetrics } from './middleware/metrics';
@@ -15,12 +17,17 @@ import type { ApiMetrics } from './middleware/metrics';
 export interface ApiDeps {
   config: Config;
   pool: Pool;
-  temporal: Client;
   hub: EventHub;
   models: ModelRouter;
+  /** Every run starts through one of these (they share one RunStarter). */
   turns: TurnService;
+  files: FileService;
+  dreaming: DreamingService;
+  memoryExtraction: MemoryExtractionService;
   metrics: ApiMetrics;
   log: Logger;
+  /** Readiness of Temporal (a cheap round trip). */
+  checkTemporal: () => Promise<unknown>;
   /** Readiness of the blob store (the embedded default is the filesystem). */
   checkBlobStore: () => Promise<void>;
   /** Uploaded files (fs or S3). */

@@ -41,13 +41,23 @@ export function insertSession(db: Queryable, s: NewSession): Promise<SessionRow>
  * The session with this id in this tenant, created if unknown (X-Session-Id).
  * @returns undefined when the id belongs to another tenant (a 404 for the caller).
  */
-export async function ensureSession(db: Queryable, s: NewSession): Promise<SessionRow | undefined> {
-  await db.query(
+/**
+ * The session with this id in the tenant, created when unknown.
+ * @returns undefined when the id is another tenant's; `created` says whether this call made it.
+ */
+export async function ensureSession(
+  db: Queryable,
+  s: NewSession,
+): Promise<{ session: SessionRow; created: boolean } | undefined> {
+  const inserted = await maybeOne<SessionRow>(
+    db,
     `insert into sessions (id, tenant_id, user_id, agent, metadata)
-     values ($1, $2, $3, $4, '{}') on conflict (id) do nothing`,
+     values ($1, $2, $3, $4, '{}') on conflict (id) do nothing returning *`,
     [s.id, s.tenantId, s.userId, s.agent ?? 'default'],
   );
-  return getSession(db, s.tenantId, s.id);
+  if (inserted) return { session: inserted, created: true };
+  const existing = await getSession(db, s.tenantId, s.id);
+  return existing && { session: existing, created: false };
 }
 
 export function getSession(

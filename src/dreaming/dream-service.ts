@@ -1,10 +1,15 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
-import type { Pool } from '../db/pool';
-import { deleteRun, findRunByIdempotencyKey, insertRun, type RunRow } from '../db/runs';
+import type { RunRow } from '../db/runs';
 import { sqlState, UNIQUE_VIOLATION } from '../db/sql';
-import { ConflictError, UnavailableError } from '../errors';
+import { ConflictError } from '../errors';
+import type { RunStarter, StartedRun } from '../runs/run-starter';
+import {
+  getDreamSchedule,
+  putDreamSchedule,
+  type DreamScheduleChange,
+  type DreamScheduleJson,
+} from './schedule';
 import {
   dreamAllWorkflow,
   dreamAllWorkflowId,
@@ -25,111 +30,105 @@ export interface DreamRequest {
   windowEnd?: Date;
 }
 
+/** Dreaming as the API offers it: runs on demand and the tenant's schedule. */
+export class DreamingService {
+  constructor(
+    private readonly deps: {
+      runs: RunStarter;
+      temporal: Client;
+      config: Config;
+      defaultModel: string;
+    },
+  ) {}
+
+  start(req: DreamRequest): Promise<StartedRun> {
+    return startDreamRun(this.deps, req);
+  }
+
+  /** The tenant's schedule, or undefined when it has none. */
+  schedule(tenantId: string): Promise<DreamScheduleJson | undefined> {
+    return getDreamSchedule(this.deps.temporal, tenantId);
+  }
+
+  /** @throws InvalidRequestError for a schedule without interval or cron, or with both. */
+  putSchedule(tenantId: string, change: DreamScheduleChange): Promise<DreamScheduleJson> {
+    return putDreamSchedule(this.deps.temporal, this.deps.config, tenantId, change);
+  }
+}
+
 /**
  * Starts dreaming runs on demand: records the run (kind `dream`), then starts
  * its workflow with search attributes an operator filters on.
+ * @throws ConflictError 409 `idempotency_conflict`, or `conflict` when a run of this window exists.
+ * @throws UnavailableError 503 when Temporal cannot be reached; nothing is kept.
  */
 export async function startDreamRun(
-  deps: { pool: Pool; temporal: Client; config: Config; defaultModel: string },
+  deps: { runs: RunStarter; temporal: Client; config: Config; defaultModel: string },
   req: DreamRequest,
-): Promise<{ run: RunRow; created: boolean }> {
-  const requestHash = createHash('sha256')
-    .update(JSON.stringify({ user: req.userId, dry: req.dryRun, budget: req.tokenBudget ?? null }))
-    .digest('hex');
-  if (req.idempotencyKey) {
-    const existing = await findRunByIdempotencyKey(deps.pool, req.tenantId, req.idempotencyKey);
-    if (existing) {
-      if (existing.request_hash !== requestHash) {
-        throw new ConflictError(
-          'idempotency_conflict',
-          'this Idempotency-Key was used with a different request',
-          { run_id: existing.id },
-        );
-      }
-      return { run: existing, created: false };
-    }
-  }
+): Promise<StartedRun> {
   const windowEnd = (req.windowEnd ?? new Date()).toISOString();
-  const workflowId = req.userId
-    ? dreamWorkflowId(req.tenantId, req.userId, windowEnd)
-    : dreamAllWorkflowId(req.tenantId, windowEnd);
   const input: DreamRunInput = {
     user_id: req.userId,
     window_end: windowEnd,
     dry_run: req.dryRun,
     token_budget: req.tokenBudget ?? deps.config.dreaming.tokenBudget,
   };
-  let run: RunRow;
   try {
-    run = await insertRun(deps.pool, {
-      id: randomUUID(),
+    return await deps.runs.start({
       tenantId: req.tenantId,
       kind: 'dream',
-      sessionId: null,
       userId: req.userId,
       model: deps.config.dreaming.model ?? deps.defaultModel,
       input,
-      idempotencyKey: req.idempotencyKey ?? null,
-      requestHash,
-      workflowId,
+      workflowId: () =>
+        req.userId
+          ? dreamWorkflowId(req.tenantId, req.userId, windowEnd)
+          : dreamAllWorkflowId(req.tenantId, windowEnd),
+      idempotencyKey: req.idempotencyKey,
+      fingerprint: { user: req.userId, dry: req.dryRun, budget: req.tokenBudget ?? null },
+      launch: (run) => launchDream(deps, run),
     });
   } catch (err) {
-    if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
-    if (req.idempotencyKey) {
-      const existing = await findRunByIdempotencyKey(deps.pool, req.tenantId, req.idempotencyKey);
-      if (existing) return { run: existing, created: false };
-    }
-    throw new ConflictError('conflict', 'a dreaming run for this window already exists; try again');
+    // One run per user and window: the unique workflow id of `runs_dream_workflow`.
+    if (sqlState(err) === UNIQUE_VIOLATION)
+      throw new ConflictError(
+        'conflict',
+        'a dreaming run for this window already exists; try again',
+      );
+    throw err;
   }
+}
+
+/** Start the run's workflow from what the run row holds (a retry launches the same). */
+async function launchDream(deps: { temporal: Client; config: Config }, run: RunRow): Promise<void> {
+  const input = run.input as unknown as DreamRunInput;
   const { taskQueue } = deps.config.temporal;
+  const common = {
+    tenantId: run.tenant_id,
+    windowEnd: input.window_end,
+    runId: run.id,
+    dryRun: input.dry_run,
+    tokenBudget: input.token_budget,
+    pageConcurrency: deps.config.dreaming.pageConcurrency,
+  };
   const attributes = [
-    { key: TENANT_ID, value: req.tenantId },
+    { key: TENANT_ID, value: run.tenant_id },
     { key: RUN_KIND, value: 'dream' },
   ];
-  try {
-    if (req.userId) {
-      await deps.temporal.workflow.start(dreamingWorkflow, {
-        workflowId,
-        taskQueue,
-        args: [
-          {
-            tenantId: req.tenantId,
-            userId: req.userId,
-            windowEnd,
-            runId: run.id,
-            dryRun: req.dryRun,
-            tokenBudget: input.token_budget,
-            pageConcurrency: deps.config.dreaming.pageConcurrency,
-          },
-        ],
-        typedSearchAttributes: [...attributes, { key: USER_ID, value: req.userId }],
-      });
-    } else {
-      await deps.temporal.workflow.start(dreamAllWorkflow, {
-        workflowId,
-        taskQueue,
-        args: [
-          {
-            tenantId: req.tenantId,
-            windowEnd,
-            runId: run.id,
-            dryRun: req.dryRun,
-            tokenBudget: input.token_budget,
-            concurrency: deps.config.dreaming.userConcurrency,
-            pageConcurrency: deps.config.dreaming.pageConcurrency,
-          },
-        ],
-        typedSearchAttributes: attributes,
-      });
-    }
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return { run, created: false };
-    await deleteRun(deps.pool, run.id).catch(() => undefined);
-    throw new UnavailableError(
-      'could not start the dreaming run: Temporal is unavailable',
-      undefined,
-      err,
-    );
+  const workflowId = run.workflow_id!;
+  if (input.user_id) {
+    await deps.temporal.workflow.start(dreamingWorkflow, {
+      workflowId,
+      taskQueue,
+      args: [{ ...common, userId: input.user_id }],
+      typedSearchAttributes: [...attributes, { key: USER_ID, value: input.user_id }],
+    });
+  } else {
+    await deps.temporal.workflow.start(dreamAllWorkflow, {
+      workflowId,
+      taskQueue,
+      args: [{ ...common, concurrency: deps.config.dreaming.userConcurrency }],
+      typedSearchAttributes: attributes,
+    });
   }
-  return { run, created: true };
 }

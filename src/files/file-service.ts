@@ -3,11 +3,11 @@ import { pipeline, type Readable } from 'node:stream';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { blobKeys, type BlobStore } from '../blob';
 import type { Config } from '../config';
-import { insertFile, type FileRow } from '../db/files';
+import { getFile, insertFile, type FileRow } from '../db/files';
 import type { Pool } from '../db/pool';
-import { insertRun, type RunRow } from '../db/runs';
-import { withTransaction } from '../db/sql';
-import { AppError, UnavailableError } from '../errors';
+import type { RunRow } from '../db/runs';
+import { AppError, NotFoundError } from '../errors';
+import type { RunStarter, StartedRun } from '../runs/run-starter';
 import { ingestFileWorkflow, ingestWorkflowId } from '../../workflows/ingest-file.workflow';
 import { RUN_KIND, TENANT_ID, USER_ID } from '../../workflows/search-attributes';
 import { detectFormat, FORMAT_MEDIA_TYPE, type FileFormat } from './formats';
@@ -20,6 +20,8 @@ export interface UploadRequest {
   filename: string;
   format: FileFormat;
   body: Readable;
+  /** The same key and bytes return the first upload's file and run. */
+  idempotencyKey?: string;
 }
 
 /**
@@ -30,6 +32,7 @@ export interface UploadRequest {
 export class FileService {
   constructor(
     private readonly pool: Pool,
+    private readonly runs: RunStarter,
     private readonly temporal: Client,
     private readonly blobs: BlobStore,
     private readonly config: Config,
@@ -54,81 +57,86 @@ export class FileService {
    * Store the body and start its ingestion.
    * @throws PayloadTooLargeError (413) when the body exceeds MAX_UPLOAD_BYTES; nothing is kept.
    * @throws UnavailableError (503) when the workflow cannot be started; nothing is kept.
+   * @throws ConflictError (409 `idempotency_conflict`) when the key came with other bytes.
    */
-  async upload(req: UploadRequest): Promise<{ file: FileRow; run: RunRow }> {
+  async upload(req: UploadRequest): Promise<{ file: FileRow; run: RunRow; created: boolean }> {
     const fileId = randomUUID();
-    const runId = randomUUID();
     const key = blobKeys.original(req.tenantId, fileId);
     const limited = new ByteLimit(this.config.maxUploadBytes);
     pipeline(req.body, limited, () => undefined);
     const stored = await this.blobs.put(key, limited, {
       contentType: FORMAT_MEDIA_TYPE[req.format],
     });
-    const workflowId = ingestWorkflowId(req.tenantId, fileId);
-    let recorded: { file: FileRow; run: RunRow };
+    const onePass = stored.size <= this.config.ingest.onePassMaxBytes;
+    let file: FileRow | undefined;
+    let started: StartedRun;
     try {
-      recorded = await withTransaction(this.pool, async (tx) => {
-        const run = await insertRun(tx, {
-          id: runId,
-          tenantId: req.tenantId,
-          kind: 'ingest',
-          sessionId: null,
-          userId: req.userId,
-          model: null,
-          input: { file_id: fileId },
-          idempotencyKey: null,
-          requestHash: null,
-          workflowId,
-        });
-        const file = await insertFile(tx, {
-          id: fileId,
-          tenantId: req.tenantId,
-          userId: req.userId,
-          sessionId: req.sessionId,
+      started = await this.runs.start({
+        tenantId: req.tenantId,
+        kind: 'ingest',
+        userId: req.userId,
+        model: null,
+        input: { file_id: fileId },
+        workflowId: () => ingestWorkflowId(req.tenantId, fileId),
+        idempotencyKey: req.idempotencyKey,
+        fingerprint: {
+          route: 'files.upload',
           filename: req.filename,
-          contentType: FORMAT_MEDIA_TYPE[req.format],
           format: req.format,
-          sizeBytes: stored.size,
+          session: req.sessionId,
           sha256: stored.sha256,
-          blobKey: key,
-          runId,
-        });
-        return { file, run };
+        },
+        attach: async (tx, run) => {
+          file = await insertFile(tx, {
+            id: fileId,
+            tenantId: req.tenantId,
+            userId: req.userId,
+            sessionId: req.sessionId,
+            filename: req.filename,
+            contentType: FORMAT_MEDIA_TYPE[req.format],
+            format: req.format,
+            sizeBytes: stored.size,
+            sha256: stored.sha256,
+            blobKey: key,
+            runId: run.id,
+          });
+        },
+        launch: (run) => this.launch(run, onePass),
+        undo: () => this.discard(req.tenantId, fileId, key),
       });
     } catch (err) {
       await this.blobs.delete(key).catch(() => undefined);
       throw err;
     }
-    try {
-      await this.temporal.workflow.start(ingestFileWorkflow, {
-        workflowId,
-        taskQueue: this.config.temporal.taskQueue,
-        args: [
-          {
-            tenantId: req.tenantId,
-            fileId,
-            runId,
-            onePass: stored.size <= this.config.ingest.onePassMaxBytes,
-          },
-        ],
-        typedSearchAttributes: [
-          { key: TENANT_ID, value: req.tenantId },
-          { key: USER_ID, value: req.userId ?? '' },
-          { key: RUN_KIND, value: 'ingest' },
-        ],
-      });
-    } catch (err) {
-      // Nothing was accepted: undo the rows and the blob.
-      await this.pool.query('delete from files where id = $1', [fileId]).catch(() => undefined);
-      await this.pool.query('delete from runs where id = $1', [runId]).catch(() => undefined);
-      await this.blobs.delete(key).catch(() => undefined);
-      throw new UnavailableError(
-        'the workflow service is unavailable; the file was not accepted',
-        { dependency: 'temporal' },
-        err,
-      );
-    }
-    return recorded;
+    if (started.created) return { file: file!, run: started.run, created: true };
+    // A retry: the first request's file stands; this copy of the bytes goes.
+    await this.blobs.delete(key).catch(() => undefined);
+    const first = await getFile(this.pool, req.tenantId, fileIdOf(started.run));
+    if (!first) throw new NotFoundError('file');
+    return { file: first, run: started.run, created: false };
+  }
+
+  /** Start (or, for a retry, start again: the workflow id is the file's) the ingestion. */
+  private async launch(run: RunRow, onePass: boolean): Promise<void> {
+    const fileId = fileIdOf(run);
+    await this.temporal.workflow.start(ingestFileWorkflow, {
+      workflowId: run.workflow_id ?? ingestWorkflowId(run.tenant_id, fileId),
+      taskQueue: this.config.temporal.taskQueue,
+      args: [{ tenantId: run.tenant_id, fileId, runId: run.id, onePass }],
+      typedSearchAttributes: [
+        { key: TENANT_ID, value: run.tenant_id },
+        { key: USER_ID, value: run.user_id ?? '' },
+        { key: RUN_KIND, value: 'ingest' },
+      ],
+    });
+  }
+
+  /** Nothing was accepted: the file row goes (before its run) and so does the blob. */
+  private async discard(tenantId: string, fileId: string, key: string): Promise<void> {
+    await this.pool
+      .query('delete from files where tenant_id = $1 and id = $2', [tenantId, fileId])
+      .catch(() => undefined);
+    await this.blobs.delete(key).catch(() => undefined);
   }
 
   /**
@@ -152,4 +160,9 @@ export class FileService {
     await this.blobs.delete(file.blob_key);
     await this.blobs.delete(blobKeys.chunkPlan(file.tenant_id, file.id)).catch(() => undefined);
   }
+}
+
+/** The file an ingest run is for (its input, by claim check). */
+function fileIdOf(run: RunRow): string {
+  return (run.input as unknown as { file_id: string }).file_id;
 }

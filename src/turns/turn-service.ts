@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   WithStartWorkflowOperation,
   type Client,
@@ -7,17 +7,12 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config';
 import { insertMessage } from '../db/messages';
-import type { Pool } from '../db/pool';
-import {
-  deleteRun,
-  findRunByIdempotencyKey,
-  insertRun,
-  type RunRow,
-  type TurnInput,
-} from '../db/runs';
-import { ensureSession, insertSession, type SessionRow } from '../db/sessions';
-import { sqlState, UNIQUE_VIOLATION, withTransaction } from '../db/sql';
-import { ConflictError, NotFoundError, UnavailableError } from '../errors';
+import type { Pool, Queryable } from '../db/pool';
+import type { RunRow, TurnInput } from '../db/runs';
+import { ensureSession } from '../db/sessions';
+import { touchUser } from '../db/users';
+import { ConflictError, NotFoundError } from '../errors';
+import type { RunStarter } from '../runs/run-starter';
 import {
   cancelRunSignal,
   sessionWorkflow,
@@ -58,108 +53,82 @@ export interface StartedTurn {
 export class TurnService {
   constructor(
     private readonly pool: Pool,
+    private readonly runs: RunStarter,
     private readonly temporal: Client,
     private readonly config: Config,
   ) {}
 
+  /**
+   * @throws NotFoundError 404 when `sessionId` names another tenant's session.
+   * @throws ConflictError 409 `run_in_progress` (strategy `reject`) or `idempotency_conflict`.
+   * @throws UnavailableError 503 when Temporal cannot be reached; nothing is kept.
+   */
   async start(req: TurnRequest): Promise<StartedTurn> {
-    const requestHash = fingerprint(req.requestFingerprint);
-    if (req.idempotencyKey) {
-      const existing = await this.replay(req.tenantId, req.idempotencyKey, requestHash);
-      if (existing) return existing;
-    }
-    let run: RunRow;
-    let session: SessionRow;
-    try {
-      ({ run, session } = await withTransaction(this.pool, async (tx) => {
-        const s = req.sessionId
-          ? await ensureSession(tx, {
-              id: req.sessionId,
-              tenantId: req.tenantId,
-              userId: req.userId,
-              agent: req.input.agent,
-            })
-          : await insertSession(tx, {
-              id: randomUUID(),
-              tenantId: req.tenantId,
-              userId: req.userId,
-              agent: req.input.agent,
-            });
-        if (!s) throw new NotFoundError('session');
-        if (req.userId) {
-          await tx.query(
-            `insert into users (tenant_id, id) values ($1, $2)
-             on conflict (tenant_id, id) do update set last_seen_at = now()`,
-            [req.tenantId, req.userId],
-          );
-        }
-        if (!req.sessionId) {
-          for (const [i, m] of (req.seedHistory ?? []).entries()) {
-            await insertMessage(tx, {
-              id: randomUUID(),
-              tenantId: req.tenantId,
-              sessionId: s.id,
-              runId: null,
-              role: m.role,
-              content: m.content,
-              idemKey: `seed:${i}`,
-            });
-          }
-        }
-        const runId = randomUUID();
-        const r = await insertRun(tx, {
-          id: runId,
+    const made: { sessionId?: string } = {};
+    const { run, created } = await this.runs.start({
+      tenantId: req.tenantId,
+      kind: 'turn',
+      userId: req.userId,
+      model: req.model,
+      input: req.input,
+      workflowId: (runId) => turnWorkflowId(req.tenantId, runId),
+      idempotencyKey: req.idempotencyKey,
+      fingerprint: req.requestFingerprint,
+      prepare: (tx) => this.prepareSession(tx, req, made),
+      // A retry re-submits with `enqueue`: the first request's strategy was already applied.
+      launch: (r, retry) => this.submit(r, retry ? 'enqueue' : req.strategy),
+      undo: (r) => this.undoSession(made.sessionId, r.id),
+      keepWhenUncertain: true,
+    });
+    return { run, sessionId: run.session_id!, created };
+  }
+
+  /**
+   * The turn's session (continued or new, seeded with the client's history)
+   * and its user. A session this request made is the request's to undo.
+   */
+  private async prepareSession(
+    tx: Queryable,
+    req: TurnRequest,
+    made: { sessionId?: string },
+  ): Promise<{ sessionId: string }> {
+    const ensured = await ensureSession(tx, {
+      id: req.sessionId ?? randomUUID(),
+      tenantId: req.tenantId,
+      userId: req.userId,
+      agent: req.input.agent,
+    });
+    if (!ensured) throw new NotFoundError('session');
+    const { session, created } = ensured;
+    if (created) made.sessionId = session.id;
+    if (req.userId) await touchUser(tx, req.tenantId, req.userId);
+    if (!req.sessionId) {
+      for (const [i, m] of (req.seedHistory ?? []).entries()) {
+        await insertMessage(tx, {
+          id: randomUUID(),
           tenantId: req.tenantId,
-          kind: 'turn',
-          sessionId: s.id,
-          userId: req.userId,
-          model: req.model,
-          input: req.input,
-          idempotencyKey: req.idempotencyKey ?? null,
-          requestHash,
-          workflowId: turnWorkflowId(req.tenantId, runId),
+          sessionId: session.id,
+          runId: null,
+          role: m.role,
+          content: m.content,
+          idemKey: `seed:${i}`,
         });
-        return { run: r, session: s };
-      }));
-    } catch (err) {
-      // Two requests with one key raced: the loser answers as a retry.
-      if (req.idempotencyKey && sqlState(err) === UNIQUE_VIOLATION) {
-        const existing = await this.replay(req.tenantId, req.idempotencyKey, requestHash);
-        if (existing) return existing;
       }
-      throw err;
     }
-    await this.submit(run, req.strategy, { deleteOnRejection: true });
-    return { run, sessionId: session.id, created: true };
+    return { sessionId: session.id };
   }
 
-  /** The run an idempotency key already started, re-submitted if it never got accepted. */
-  private async replay(
-    tenantId: string,
-    key: string,
-    requestHash: string,
-  ): Promise<StartedTurn | undefined> {
-    const run = await findRunByIdempotencyKey(this.pool, tenantId, key);
-    if (!run) return undefined;
-    if (run.request_hash !== requestHash) {
-      throw new ConflictError(
-        'idempotency_conflict',
-        'this Idempotency-Key was used with a different request',
-        {
-          run_id: run.id,
-        },
-      );
-    }
-    // The first request may have died before the session accepted the run.
-    if (run.status === 'queued') await this.submit(run, 'enqueue', { deleteOnRejection: false });
-    return { run, sessionId: run.session_id!, created: false };
+  /** Remove a session the refused request made, unless another run has joined it since. */
+  private async undoSession(sessionId: string | undefined, runId: string): Promise<void> {
+    if (!sessionId) return;
+    await this.pool.query(
+      `delete from sessions s where s.id = $1
+         and not exists (select 1 from runs r where r.session_id = s.id and r.id <> $2)`,
+      [sessionId, runId],
+    );
   }
 
-  private async submit(
-    run: RunRow,
-    strategy: MultitaskStrategy,
-    opts: { deleteOnRejection: boolean },
-  ) {
+  private async submit(run: RunRow, strategy: MultitaskStrategy): Promise<void> {
     const sessionId = run.session_id!;
     const workflowId = sessionWorkflowId(run.tenant_id, sessionId);
     const startOp = new WithStartWorkflowOperation(sessionWorkflow, {
@@ -190,20 +159,10 @@ export class TurnService {
     } catch (err) {
       const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
       if (cause instanceof ApplicationFailure && cause.type === 'RunInProgress') {
-        if (opts.deleteOnRejection) await deleteRun(this.pool, run.id);
         throw new ConflictError('run_in_progress', 'a turn is already running in this session', {
           session_id: sessionId,
           ...(cause.details?.[0] as object | undefined),
         });
-      }
-      if (isUnreachable(err)) {
-        // Nothing reached Temporal: undo, so the rejected request changed nothing.
-        if (opts.deleteOnRejection) await deleteRun(this.pool, run.id);
-        throw new UnavailableError(
-          'the workflow service is unavailable; nothing was accepted',
-          { dependency: 'temporal' },
-          err,
-        );
       }
       throw err;
     }
@@ -216,14 +175,4 @@ export class TurnService {
       .getHandle(sessionWorkflowId(run.tenant_id, run.session_id))
       .signal(cancelRunSignal, { runId: run.id, reason });
   }
-}
-
-function isUnreachable(err: unknown): boolean {
-  const code = (err as { code?: number } | undefined)?.code;
-  // gRPC UNAVAILABLE: the request never reached the server.
-  return code === 14 || /UNAVAILABLE|ECONNREFUSED/.test(String((err as Error)?.message));
-}
-
-function fingerprint(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import type { ApiDeps } from '../../src/api/context';
@@ -476,15 +475,10 @@ describe('readiness with a failed dependency', () => {
   it('is 503 naming Postgres or Temporal when they are unreachable', async () => {
     const config = loadConfig(await platformEnv(), false);
     const deadPool = createPool('postgres://postgres@127.0.0.1:1/none', 1);
-    const deadTemporal = {
-      workflowService: {
-        getSystemInfo: () => Promise.reject(new Error('14 UNAVAILABLE: connection refused')),
-      },
-    } as unknown as Client;
     const deps = {
       config,
       pool: deadPool,
-      temporal: deadTemporal,
+      checkTemporal: () => Promise.reject(new Error('14 UNAVAILABLE: connection refused')),
       metrics: new ApiMetrics(),
       log: createLogger('silent'),
       checkBlobStore: () => Promise.resolve(),

@@ -2,9 +2,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { FINISHED_STATUSES, getRun } from '../../db/runs';
 import { listChanges, type ChangeRow } from '../../dreaming/dream-store';
-import { startDreamRun } from '../../dreaming/dream-service';
 import { revertDreamRun } from '../../dreaming/revert';
-import { getDreamSchedule, putDreamSchedule } from '../../dreaming/schedule';
 import { ConflictError, NotFoundError } from '../../errors';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 import { callerUserId, idempotencyKey, pathId, uuidParam } from '../identity';
@@ -67,21 +65,13 @@ export function dreamingRouter(deps: ApiDeps): Router<ApiState> {
 
   router.post('/runs', async (ctx: ApiContext) => {
     const body = parseInput(StartBody, requestBody(ctx) ?? {}, 'dreaming run');
-    const { run } = await startDreamRun(
-      {
-        pool: deps.pool,
-        temporal: deps.temporal,
-        config: deps.config,
-        defaultModel: deps.models.defaultModel,
-      },
-      {
-        tenantId: ctx.state.principal.tenantId,
-        userId: body.user_id ?? callerUserId(ctx),
-        dryRun: body.dry_run,
-        tokenBudget: body.token_budget,
-        idempotencyKey: idempotencyKey(ctx),
-      },
-    );
+    const { run } = await deps.dreaming.start({
+      tenantId: ctx.state.principal.tenantId,
+      userId: body.user_id ?? callerUserId(ctx),
+      dryRun: body.dry_run,
+      tokenBudget: body.token_budget,
+      idempotencyKey: idempotencyKey(ctx),
+    });
     ctx.status = 202;
     ctx.set('X-Run-Id', run.id);
     ctx.set('Location', `/v1/runs/${run.id}`);
@@ -121,19 +111,14 @@ export function dreamingRouter(deps: ApiDeps): Router<ApiState> {
   });
 
   router.get('/schedule', async (ctx: ApiContext) => {
-    const schedule = await getDreamSchedule(deps.temporal, ctx.state.principal.tenantId);
+    const schedule = await deps.dreaming.schedule(ctx.state.principal.tenantId);
     if (!schedule) throw new NotFoundError('dreaming schedule');
     ctx.body = schedule;
   });
 
   router.put('/schedule', async (ctx: ApiContext) => {
     const body = parseInput(ScheduleBody, requestBody(ctx) ?? {}, 'dreaming schedule');
-    ctx.body = await putDreamSchedule(
-      deps.temporal,
-      deps.config,
-      ctx.state.principal.tenantId,
-      body,
-    );
+    ctx.body = await deps.dreaming.putSchedule(ctx.state.principal.tenantId, body);
   });
 
   return router;

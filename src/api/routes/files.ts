@@ -7,10 +7,9 @@ import { getFile, listFiles, type FileRow } from '../../db/files';
 import { getRun } from '../../db/runs';
 import { getSession } from '../../db/sessions';
 import { InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../../errors';
-import { FileService } from '../../files/file-service';
 import type { FileFormat } from '../../files/formats';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
-import { callerUserId, pathId, resumeCursor, uuidParam } from '../identity';
+import { callerUserId, idempotencyKey, pathId, resumeCursor, uuidParam } from '../identity';
 import { nativeFrame, pipeRunEvents } from '../render/run-stream';
 import { parseInput } from '../validation';
 
@@ -56,7 +55,7 @@ export function skipBodyParserForUploads() {
 /** Files: upload (multipart or raw), read, stream the original, delete, ingestion events. */
 export function filesRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>({ prefix: '/files' });
-  const service = new FileService(deps.pool, deps.temporal, deps.blobs, deps.config);
+  const service = deps.files;
   const limit = deps.config.maxUploadBytes;
 
   const loadFile = async (ctx: ApiContext) => {
@@ -85,7 +84,14 @@ export function filesRouter(deps: ApiDeps): Router<ApiState> {
       ? await receiveMultipart(ctx, limit, (name, type) => service.format(name, type))
       : receiveRaw(ctx, q.filename, (name, type) => service.format(name, type));
     const { file, run } = await service
-      .upload({ tenantId, userId, sessionId, ...upload.metadata, body: upload.body })
+      .upload({
+        tenantId,
+        userId,
+        sessionId,
+        ...upload.metadata,
+        body: upload.body,
+        idempotencyKey: idempotencyKey(ctx),
+      })
       .finally(() => upload.done?.());
     ctx.status = 201;
     ctx.set('Location', `/v1/files/${file.id}`);

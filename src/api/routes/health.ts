@@ -41,7 +41,7 @@ export function healthRouter(deps: ApiDeps): Router<ApiState> {
   router.get('/health/ready', async (ctx: ApiContext) => {
     const checks = await Promise.all([
       check('postgres', () => deps.pool.query('select 1')),
-      check('temporal', () => deps.temporal.workflowService.getSystemInfo({})),
+      check('temporal', () => deps.checkTemporal()),
       check('blob_store', () => deps.checkBlobStore()),
     ]);
     const failed = checks.filter((c) => !c.ok);

@@ -1,9 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import { z } from 'zod';
-import type { MemoryRunInput } from '../../../activities/memory.activities';
 import type { Queryable } from '../../db/pool';
-import { findRunByIdempotencyKey, insertRun, type RunRow } from '../../db/runs';
 import { withTransaction } from '../../db/sql';
 import {
   AppError,
@@ -26,12 +23,7 @@ import {
   type MemoryChangeRow,
   type MemoryRow,
 } from '../../memory/memory-store';
-import {
-  extractMemoriesWorkflow,
-  memoryWorkflowId,
-  type ExtractMemoriesOutcome,
-} from '../../../workflows/memory.workflow';
-import { RUN_KIND, TENANT_ID, USER_ID } from '../../../workflows/search-attributes';
+import type { MemoryRunInput } from '../../memory/extraction-service';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 import { callerUserId, idempotencyKey, pathId, uuidParam } from '../identity';
 import { runJson } from '../render/run-json';
@@ -198,63 +190,13 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
       infer: body.infer,
       metadata: body.metadata,
     };
-    const key = idempotencyKey(ctx);
-    const requestHash = createHash('sha256')
-      .update(JSON.stringify({ route: 'memories.add', userId, body }))
-      .digest('hex');
-
-    let run: RunRow | undefined = key
-      ? await findRunByIdempotencyKey(deps.pool, tenantId, key)
-      : undefined;
-    if (run && run.request_hash !== requestHash) {
-      throw new ConflictError(
-        'idempotency_conflict',
-        'this Idempotency-Key was used with another request',
-      );
-    }
-    if (!run) {
-      const runId = randomUUID();
-      const workflowId = memoryWorkflowId(tenantId, runId);
-      run = await withTransaction(deps.pool, async (tx) => {
-        await tx.query(
-          `insert into users (tenant_id, id) values ($1, $2)
-           on conflict (tenant_id, id) do update set last_seen_at = now()`,
-          [tenantId, userId],
-        );
-        return insertRun(tx, {
-          id: runId,
-          tenantId,
-          kind: 'memory',
-          sessionId: null,
-          userId,
-          model: null,
-          input,
-          idempotencyKey: key ?? null,
-          requestHash,
-          workflowId,
-        });
-      });
-      try {
-        await deps.temporal.workflow.start(extractMemoriesWorkflow, {
-          workflowId,
-          taskQueue: deps.config.temporal.taskQueue,
-          args: [{ tenantId, runId }],
-          typedSearchAttributes: [
-            { key: TENANT_ID, value: tenantId },
-            { key: USER_ID, value: userId },
-            { key: RUN_KIND, value: 'memory' },
-          ],
-        });
-      } catch (err) {
-        await deps.pool.query('delete from runs where id = $1', [runId]).catch(() => undefined);
-        throw new UnavailableError(
-          'the workflow service is unavailable; nothing was accepted',
-          { dependency: 'temporal' },
-          err,
-        );
-      }
-    }
-
+    const { run } = await deps.memoryExtraction.start({
+      tenantId,
+      userId,
+      input,
+      idempotencyKey: idempotencyKey(ctx),
+      fingerprint: { route: 'memories.add', userId, body },
+    });
     const headers = { 'X-Run-Id': run.id, Location: `/v1/runs/${run.id}` };
     ctx.set(headers);
     if (!query.wait) {
@@ -268,7 +210,7 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
       };
       return;
     }
-    const outcome = await waitForOutcome(deps, run, query.timeout);
+    const outcome = await deps.memoryExtraction.outcome(run, query.timeout);
     if (outcome.status === 'failed') {
       throw new AppError(
         outcome.error.code === 'provider_error' ? 502 : 500,
@@ -398,35 +340,4 @@ async function currentVector(tx: Queryable, id: string): Promise<number[]> {
     [id],
   );
   return JSON.parse(res.rows[0]?.embedding ?? '[]') as number[];
-}
-
-/** The workflow's outcome, or 408 `timeout` (the extraction goes on). */
-async function waitForOutcome(
-  deps: ApiDeps,
-  run: RunRow,
-  timeoutSeconds: number,
-): Promise<ExtractMemoriesOutcome> {
-  const handle = deps.temporal.workflow.getHandle<typeof extractMemoriesWorkflow>(
-    run.workflow_id ?? memoryWorkflowId(run.tenant_id, run.id),
-  );
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new AppError(
-            408,
-            'timeout',
-            `the memories were not extracted within ${timeoutSeconds} s; the run goes on`,
-            { run_id: run.id },
-          ),
-        ),
-      timeoutSeconds * 1000,
-    );
-  });
-  try {
-    return await Promise.race([handle.result(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
