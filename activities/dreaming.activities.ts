@@ -50,7 +50,8 @@ import { factHash } from '../src/memory/content-hash';
 import { findCurrentByHash } from '../src/memory/memory-store';
 import { rememberFacts, type MemoryResult } from '../src/memory/remember';
 import type { ActivityDeps } from './deps';
-import { loadRun } from './load-run';
+import { loadRun } from '../src/runs/load-run';
+import { mapFailures } from './failure-mapping';
 
 /** Stages of a dreaming run, as its progress events number them. */
 const STAGES = [
@@ -149,7 +150,7 @@ export function createDreamingActivities(deps: ActivityDeps) {
     }
   }
 
-  return {
+  return mapFailures({
     /**
      * Create (or find) the run, announce it, and plan it once: the messages
      * of (watermark, windowEnd] cut into episodes and packed into pages.
@@ -747,7 +748,7 @@ export function createDreamingActivities(deps: ActivityDeps) {
         ]);
       });
     },
-  };
+  });
 }
 
 function summarise(result: PageResult): DreamStepResult {

@@ -14,17 +14,14 @@ import {
   type RememberOutcome,
 } from '../src/memory/remember';
 import { ProviderError } from '../src/providers/provider-error';
+import { FailureType } from '../src/failure-types';
+import type { MemoryRunInput } from '../src/memory/memory-run-input';
+import { loadRun } from '../src/runs/load-run';
 import type { ActivityDeps } from './deps';
-import { loadRun } from './load-run';
+import { mapFailures } from './failure-mapping';
 
-/** What `POST /v1/memories` stores on its run (claim check): the workflow carries only the run id. */
-export interface MemoryRunInput {
-  messages?: { role: 'user' | 'assistant' | 'system'; content: string }[];
-  text?: string;
-  /** Extract facts with the model (default for `messages`); `false` stores `text` as one fact. */
-  infer?: boolean;
-  metadata?: Record<string, unknown>;
-}
+/** Kept for importers of the old path; the type lives in src/memory/memory-run-input.ts. */
+export type { MemoryRunInput } from '../src/memory/memory-run-input';
 
 export interface ExtractMemoriesResult {
   status: 'succeeded' | 'skipped';
@@ -50,7 +47,7 @@ export function createMemoryActivities(deps: ActivityDeps) {
     usage: { prompt_tokens: 0, completion_tokens: 0, model_calls: 0 },
   });
 
-  return {
+  return mapFailures({
     /**
      * Extract and consolidate the memories of a run: a finished turn (its user
      * and assistant messages) or a `memory` run from the API. Idempotent: the
@@ -179,7 +176,7 @@ export function createMemoryActivities(deps: ActivityDeps) {
         ]);
       });
     },
-  };
+  });
 }
 
 function summary(
@@ -216,7 +213,9 @@ async function finishMemoryRun(
 /** Provider failures keep their retryability; anything else is transient (a retry is safe). */
 function asFailure(err: unknown): unknown {
   if (err instanceof ProviderError && !err.retryable) {
-    return ApplicationFailure.nonRetryable(err.message, 'ProviderError', { status: err.status });
+    return ApplicationFailure.nonRetryable(err.message, FailureType.ProviderError, {
+      status: err.status,
+    });
   }
   return err;
 }
