@@ -61,15 +61,8 @@ export function createModelActivities({
         claimStepFence(pool, runId, step, attempt),
       ]);
       // Finishing here, not in an activity of its own, spares a workflow task after the answer.
-      const finish = async (step: GenerateStepResult): Promise<GenerateStepResult> => {
-        if (!input.complete || step.toolCallCount > 0) return step;
-        await completeTurnRun(pool, {
-          runId,
-          messageId: step.messageId,
-          finishReason: step.finishReason,
-        });
-        return { ...step, completed: true };
-      };
+      const finish = (answered: GenerateStepResult) =>
+        input.complete ? completeIfLast(pool, runId, answered) : answered;
       if (done) {
         const finishReason = done.tool_calls?.length ? 'tool_calls' : 'stop';
         return finish(stepResult(done, finishReason));
@@ -126,23 +119,47 @@ export function createModelActivities({
           signal: ctx.cancellationSignal,
         });
       } catch (err) {
-        // The SDK reports an abort as its own error; Temporal must see the cancellation.
-        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? err;
-        const failure = classifyProviderError(err, 'provider');
-        ctx.heartbeat({ lastSeq: writer.lastSeq, failure: failure.message });
-        if (!failure.retryable) {
-          throw ApplicationFailure.nonRetryable(failure.message, FailureType.ProviderError, {
-            status: failure.status,
-          });
-        }
-        throw ApplicationFailure.retryable(failure.message, FailureType.ProviderUnavailable, {
-          status: failure.status,
-        });
+        throw stepFailure(ctx, writer, err);
       } finally {
         clearInterval(heartbeat);
       }
       // Outside the try: a failed completion is a database error, not the provider's.
       return finish(answered);
     },
+  });
+}
+
+/** A step without tool calls ends the run: status, usage and `done` (idempotent). */
+async function completeIfLast(
+  pool: ActivityDeps['pool'],
+  runId: string,
+  answered: GenerateStepResult,
+): Promise<GenerateStepResult> {
+  if (answered.toolCallCount > 0) return answered;
+  await completeTurnRun(pool, {
+    runId,
+    messageId: answered.messageId,
+    finishReason: answered.finishReason,
+  });
+  return { ...answered, completed: true };
+}
+
+/**
+ * What Temporal must see of a failed step: the cancellation itself when
+ * cancelled (the SDK reports an abort as its own error), else the provider
+ * failure with its retryability. The failure is heartbeated first, so the
+ * retry's `retry` event can say why.
+ */
+function stepFailure(ctx: Context, writer: EventWriter, err: unknown): unknown {
+  if (ctx.cancellationSignal.aborted) return ctx.cancellationSignal.reason ?? err;
+  const failure = classifyProviderError(err, 'provider');
+  ctx.heartbeat({ lastSeq: writer.lastSeq, failure: failure.message });
+  if (!failure.retryable) {
+    return ApplicationFailure.nonRetryable(failure.message, FailureType.ProviderError, {
+      status: failure.status,
+    });
+  }
+  return ApplicationFailure.retryable(failure.message, FailureType.ProviderUnavailable, {
+    status: failure.status,
   });
 }
