@@ -26,6 +26,7 @@ export const FailureType = {
   ProviderUnavailable: 'ProviderUnavailable',
 } as const;
 
+/** One of the {@link FailureType} strings. */
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
 /**

@@ -10,6 +10,7 @@ import { usersWithNewActivity } from './dream-store';
  * users worth dreaming for a page at a time, progress per user, and the end.
  */
 
+/** What `dreamAllWorkflow` starts with: the tenant, its window, and the API's run if it made one. */
 export interface BeginDreamAllInput {
   tenantId: string;
   workflowId: string;
@@ -44,6 +45,7 @@ export async function beginDreamAll(deps: DreamDeps, input: BeginDreamAllInput):
   return run.id;
 }
 
+/** One page of users to dream for, in id order. */
 export interface DreamUsersPage {
   userIds: string[];
   /** Pass as `after` for the next page; null after the last. */
@@ -62,6 +64,7 @@ export async function listDreamUsers(
   return { userIds, next: userIds.length === input.limit ? userIds[userIds.length - 1] : null };
 }
 
+/** One user's dreaming outcome, `done` of `found` users so far. */
 export interface DreamAllProgress {
   runId: string;
   userId: string;

@@ -6,6 +6,7 @@ import type { DreamDeps } from './dream-deps';
 import { loadDreamRun } from './dream-run';
 import { advanceWatermark, changeCounts, type DreamRunRow } from './dream-store';
 
+/** How a user's dreaming run ended, as the workflow saw it. */
 export interface FinishDreamInput {
   runId: string;
   status: 'succeeded' | 'failed' | 'cancelled' | 'interrupted';

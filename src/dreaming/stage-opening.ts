@@ -33,8 +33,10 @@ export interface OpenStage {
   ): Promise<JsonStepResult<z.infer<S>>>;
 }
 
+/** What opening a stage gives: its result when it has nothing to do, else the open stage. */
 export type StageOpening = { done: DreamStepResult } | { stage: OpenStage };
 
+/** Which stage to open, and how it resumes. */
 export interface StageRequest {
   runId: string;
   /** The step number: a page (0…n-1) or one of `STEP`. */

@@ -8,6 +8,7 @@ import { getDreamingState, type DreamRunRow } from './dream-store';
 import { packPages, segmentEpisodes, type MessageMeta } from './episodes';
 import { STAGE, progress } from './stage-events';
 
+/** What `dreamingWorkflow` starts a user's run with. */
 export interface BeginDreamInput {
   tenantId: string;
   userId: string;
@@ -20,6 +21,7 @@ export interface BeginDreamInput {
   parentRunId?: string;
 }
 
+/** The run and its plan: how many pages of how many messages, and new files. */
 export interface BeginDreamResult {
   runId: string;
   pages: number;

@@ -79,6 +79,7 @@ export async function finishIngest(
   if (file && chunkCount >= ANALYZE_AFTER_CHUNKS) await refreshChunkStatistics(pool, log);
 }
 
+/** How an ingestion ended without a ready file. */
 export interface AbortedIngest extends IngestIds {
   status: 'failed' | 'cancelled';
   error?: { code: string; message: string };

@@ -24,6 +24,7 @@ import {
  * with the writes, so a retry returns it instead of extracting again.
  */
 
+/** What an extraction did, kept in workflow history and on the run (results capped). */
 export interface ExtractMemoriesResult {
   status: 'succeeded' | 'skipped';
   /** Why nothing was done: `no_user`, `disabled`, `no_messages`. */

@@ -3,6 +3,7 @@
  * reads, writes, search and history modules.
  */
 
+/** A row of `memories`: current (`valid_to` null), archived or deleted. */
 export interface MemoryRow {
   id: string;
   tenant_id: string;
@@ -20,14 +21,18 @@ export interface MemoryRow {
   updated_at: Date;
 }
 
+/** A memory found by similarity. */
 export interface ScoredMemory extends MemoryRow {
   /** Cosine similarity to the query, in [-1, 1]. */
   score: number;
 }
 
+/** What a change did to a memory. */
 export type MemoryEvent = 'ADD' | 'UPDATE' | 'DELETE';
+/** Where a change came from: turn extraction, the API, or dreaming. */
 export type ChangeSource = 'extraction' | 'api' | 'dreaming';
 
+/** A row of `memory_changes`: one change of one memory. */
 export interface MemoryChangeRow {
   id: string;
   seq: number;

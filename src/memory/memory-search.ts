@@ -6,6 +6,7 @@ import { MEMORY_COLUMNS as COLUMNS, type ScoredMemory } from './memory-rows';
 /** HNSW search breadth: recall@10 ≥ 0.95 at 100k vectors (bench/memory-search.ts). */
 export const DEFAULT_EF_SEARCH = 100;
 
+/** A similarity search over one user's current memories. */
 export interface SearchOptions {
   tenantId: string;
   userId: string;

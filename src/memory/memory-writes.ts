@@ -12,6 +12,7 @@ import { MEMORY_COLUMNS as COLUMNS, type MemoryRow, type Provenance } from './me
  * row; a delete closes the current row. Every change is logged.
  */
 
+/** A memory to add; `hash` is the content hash of its normalised text. */
 export interface NewMemory {
   tenantId: string;
   userId: string;

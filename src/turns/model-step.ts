@@ -86,6 +86,7 @@ export async function announceRetry(
   );
 }
 
+/** One attempt of one model step. */
 export interface StreamStepInput {
   run: RunRow;
   step: number;

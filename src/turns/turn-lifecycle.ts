@@ -49,6 +49,7 @@ export async function beginTurnRun(pool: Pool, runId: string): Promise<void> {
   });
 }
 
+/** A turn that answered: its final assistant message and why the model stopped. */
 export interface CompletedTurn {
   runId: string;
   messageId: string;
@@ -70,6 +71,7 @@ export async function completeTurnRun(pool: Pool, input: CompletedTurn): Promise
   });
 }
 
+/** A turn that ends without an answer, and why. */
 export interface AbortedTurn {
   runId: string;
   status: 'cancelled' | 'interrupted' | 'failed';
