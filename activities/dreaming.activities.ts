@@ -20,7 +20,7 @@ import {
 } from '../src/dreaming/window-stage';
 import type { ActivityDeps } from './deps';
 import { mapFailures } from './failure-mapping';
-import { activityControl } from './heartbeat';
+import { activityControl } from './activity-control';
 
 export type { DreamRunInput } from '../src/dreaming/dream-store';
 export type { DreamStepResult } from '../src/dreaming/stage-result';

@@ -13,7 +13,7 @@ import {
 } from '../src/files/ingest-run';
 import type { ActivityDeps } from './deps';
 import { mapFailures } from './failure-mapping';
-import { activityControl } from './heartbeat';
+import { activityControl } from './activity-control';
 
 export type { IngestIds } from '../src/files/ingest-deps';
 /** Kept for importers of the old path (bench/ingest.ts); it lives in src/files/ingest-pipeline.ts. */
