@@ -2,17 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { appendRunEventsInTransaction } from '../src/events/event-log';
 import { insertMessage } from '../src/db/messages';
-import { loadRun } from './load-run';
 import { maybeOne, one, withTransaction } from '../src/db/sql';
+import { FailureType } from '../src/failure-types';
+import { loadRun } from '../src/runs/load-run';
+import { messageKey } from '../src/turns/message-keys';
 import type { ActivityDeps } from './deps';
-import { messageKey } from './turn.activities';
+import { mapFailures } from './failure-mapping';
 
 /** Tool results longer than this are shortened in the event (the message keeps all of it). */
 const EVENT_RESULT_CHARS = 2000;
 
 /** Runs the tools a model step asked for. */
 export function createToolActivities({ pool, tools }: ActivityDeps) {
-  return {
+  return mapFailures({
     /**
      * Run tool call `index` of step `step` and store its result as a `tool`
      * message. Arguments are read from the stored assistant message (claim
@@ -40,7 +42,7 @@ export function createToolActivities({ pool, tools }: ActivityDeps) {
       if (!call)
         throw ApplicationFailure.nonRetryable(
           `no tool call ${input.index} in step ${input.step}`,
-          'InvalidTurn',
+          FailureType.InvalidTurn,
         );
 
       const tool = tools.get(call.function.name);
@@ -89,7 +91,7 @@ export function createToolActivities({ pool, tools }: ActivityDeps) {
         ]);
       });
     },
-  };
+  });
 }
 
 function safeParse(text: string): unknown {

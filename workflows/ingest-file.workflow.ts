@@ -7,6 +7,7 @@ import {
   proxyLocalActivities,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import { FailureType } from '../src/failure-types';
 import { INGEST_EMBED, INGEST_PARSE, LOCAL_PERSIST, PERSIST } from './activity-options';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -57,7 +58,7 @@ export async function ingestFileWorkflow(input: IngestFileInput): Promise<Ingest
     return 'ready';
   } catch (err) {
     // Deleting the file cancels the workflow; an activity may notice the deletion first.
-    if (isCancellation(err) || failureType(err) === 'FileDeleted') {
+    if (isCancellation(err) || failureType(err) === FailureType.FileDeleted) {
       await CancellationScope.nonCancellable(() =>
         persist.abortIngest({ ...ids, status: 'cancelled' }),
       );
@@ -80,7 +81,7 @@ function describeFailure(err: unknown): { code: string; message: string } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
     const detail = cause.details?.[0] as { code?: string } | undefined;
-    if (cause.type === 'InvalidFile')
+    if (cause.type === FailureType.InvalidFile)
       return { code: detail?.code ?? 'invalid_file', message: cause.message };
     return { code: 'ingest_failed', message: cause.message };
   }

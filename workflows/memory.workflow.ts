@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { ExtractMemoriesResult } from '../activities/memory.activities';
+import { isProviderFailure } from '../src/failure-types';
 import { MEMORY, PERSIST } from './activity-options';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -36,7 +37,7 @@ export async function extractMemoriesWorkflow(
     const cause = err instanceof ActivityFailure ? err.cause : err;
     const error = {
       code:
-        cause instanceof ApplicationFailure && cause.type?.startsWith('Provider')
+        cause instanceof ApplicationFailure && isProviderFailure(cause.type)
           ? 'provider_error'
           : 'memory_failed',
       message: cause instanceof Error ? cause.message : 'memory extraction failed',

@@ -16,6 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import { FailureType } from '../src/failure-types';
 import { PERSIST } from './activity-options';
 import { RUN_KIND, SESSION_ID, TENANT_ID, USER_ID } from './search-attributes';
 import { turnWorkflow, stopTurnSignal, TURN_PROTOCOL, type StopReason } from './turn.workflow';
@@ -132,7 +133,7 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         if (req.strategy === 'reject' && (current || queue.length > 0)) {
           throw ApplicationFailure.nonRetryable(
             'a turn is already running in this session',
-            'RunInProgress',
+            FailureType.RunInProgress,
             {
               runId: current?.runId ?? queue[0]?.runId,
             },

@@ -144,6 +144,24 @@ export async function saveStepResult(
   );
 }
 
+/**
+ * Lock step `page`'s row until the transaction ends, serialising a stage with
+ * a retry of itself that raced it.
+ * @returns false when a result is already stored (the other attempt won: write nothing)
+ */
+export async function lockUnsavedStep(
+  tx: Queryable,
+  runId: string,
+  page: number,
+): Promise<boolean> {
+  const current = await maybeOne<{ result: unknown }>(
+    tx,
+    'select result from dream_pages where run_id = $1 and page = $2 for update',
+    [runId, page],
+  );
+  return !current?.result;
+}
+
 /** Results of every page of a run, in page order. */
 export function pageResults(db: Queryable, runId: string): Promise<StepRow[]> {
   return many<StepRow>(

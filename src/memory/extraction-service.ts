@@ -4,21 +4,13 @@ import type { RunRow } from '../db/runs';
 import { touchUser } from '../db/users';
 import { TimeoutError } from '../errors';
 import type { RunStarter, StartedRun } from '../runs/run-starter';
+import type { MemoryRunInput } from './memory-run-input';
 import {
   extractMemoriesWorkflow,
   memoryWorkflowId,
   type ExtractMemoriesOutcome,
 } from '../../workflows/memory.workflow';
 import { RUN_KIND, TENANT_ID, USER_ID } from '../../workflows/search-attributes';
-
-/** What `POST /v1/memories` asks for, stored with its `memory` run (claim check). */
-export interface MemoryRunInput {
-  messages?: { role: 'user' | 'assistant' | 'system'; content: string }[];
-  text?: string;
-  /** Extract facts with the model (default for `messages`); `false` stores `text` as one fact. */
-  infer?: boolean;
-  metadata?: Record<string, unknown>;
-}
 
 export interface ExtractionRequest {
   tenantId: string;

@@ -12,6 +12,7 @@ import type { RunRow, TurnInput } from '../db/runs';
 import { ensureSession } from '../db/sessions';
 import { touchUser } from '../db/users';
 import { ConflictError, NotFoundError } from '../errors';
+import { FailureType } from '../failure-types';
 import type { RunStarter } from '../runs/run-starter';
 import {
   cancelRunSignal,
@@ -158,7 +159,7 @@ export class TurnService {
       });
     } catch (err) {
       const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
-      if (cause instanceof ApplicationFailure && cause.type === 'RunInProgress') {
+      if (cause instanceof ApplicationFailure && cause.type === FailureType.RunInProgress) {
         throw new ConflictError('run_in_progress', 'a turn is already running in this session', {
           session_id: sessionId,
           ...(cause.details?.[0] as object | undefined),

@@ -23,7 +23,7 @@ import {
   type MemoryChangeRow,
   type MemoryRow,
 } from '../../memory/memory-store';
-import type { MemoryRunInput } from '../../memory/extraction-service';
+import type { MemoryRunInput } from '../../memory/memory-run-input';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 import { callerUserId, idempotencyKey, pathId, uuidParam } from '../identity';
 import { runJson } from '../render/run-json';

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { insertMessage } from '../db/messages';
+import type { Pool } from '../db/pool';
+import { finishRun, markRunStarted, type RunRow } from '../db/runs';
+import { touchSession } from '../db/sessions';
+import { withTransaction } from '../db/sql';
+import { appendRunEventsInTransaction } from '../events/event-log';
+import type { NewRunEvent } from '../events/types';
+import { loadRun } from '../runs/load-run';
+import { messageKey } from './message-keys';
+import { keepPartialAnswer } from './partial-answer';
+
+/**
+ * Lifecycle writes of a turn's run: begin, complete, abort. Each is
+ * idempotent (keys from the run id, `finishRun` finishes once), so an activity
+ * retry may repeat any of them.
+ */
+
+/**
+ * The run starts: its user messages join the history, it turns `running`, and
+ * `run.started` is announced once. Idempotent: a retry writes nothing new.
+ * @throws NonRetryableError `RunGone` when the run no longer exists
+ */
+export async function beginTurnRun(pool: Pool, runId: string): Promise<void> {
+  const run = await loadRun(pool, runId);
+  await withTransaction(pool, async (tx) => {
+    for (const [index, m] of run.input.messages.entries()) {
+      await insertMessage(tx, {
+        id: randomUUID(),
+        tenantId: run.tenant_id,
+        sessionId: run.session_id!,
+        runId,
+        role: 'user',
+        content: m.content,
+        idemKey: messageKey.user(runId, index),
+      });
+    }
+    // Only the first attempt announces the start.
+    if (await markRunStarted(tx, runId)) {
+      const title = run.input.messages[0]?.content.slice(0, 80);
+      await touchSession(tx, run.session_id!, title);
+      await appendRunEventsInTransaction(tx, runId, [
+        {
+          type: 'run.started',
+          data: { run_id: runId, session_id: run.session_id, model: run.model },
+        },
+      ]);
+    }
+  });
+}
+
+/** A turn that answered: its final assistant message and why the model stopped. */
+export interface CompletedTurn {
+  runId: string;
+  messageId: string;
+  finishReason: string;
+}
+
+/** The run succeeded: usage and `done` are announced in the same commit as the status. */
+export async function completeTurnRun(pool: Pool, input: CompletedTurn): Promise<void> {
+  await withTransaction(pool, async (tx) => {
+    const run = await finishRun(tx, input.runId, {
+      status: 'succeeded',
+      messageId: input.messageId,
+    });
+    if (!run) return; // already finished by an earlier attempt
+    await appendRunEventsInTransaction(tx, input.runId, [
+      { type: 'usage', data: usageEvent(run) },
+      { type: 'done', data: { reason: input.finishReason, message_id: input.messageId } },
+    ]);
+  });
+}
+
+/** A turn that ends without an answer, and why. */
+export interface AbortedTurn {
+  runId: string;
+  status: 'cancelled' | 'interrupted' | 'failed';
+  error?: { code: string; message: string };
+}
+
+/**
+ * The run ends without an answer: cancelled, interrupted or failed. Text that
+ * was already streamed is kept as an incomplete assistant message; status,
+ * message, `error`, usage and `done` commit together, once.
+ */
+export async function abortTurnRun(pool: Pool, input: AbortedTurn): Promise<void> {
+  await withTransaction(pool, async (tx) => {
+    const run = await finishRun(tx, input.runId, {
+      status: input.status,
+      error: input.error ?? null,
+    });
+    if (!run) return;
+    const message = run.session_id ? await keepPartialAnswer(tx, run, input.status) : undefined;
+    if (message) await tx.query('update runs set message_id = $2 where id = $1', [run.id, message]);
+    const events: NewRunEvent[] = [];
+    if (input.error) events.push({ type: 'error', data: input.error });
+    events.push({ type: 'usage', data: usageEvent(run) });
+    events.push({ type: 'done', data: { reason: input.status, message_id: message ?? null } });
+    await appendRunEventsInTransaction(tx, run.id, events);
+  });
+}
+
+function usageEvent(run: RunRow) {
+  return {
+    prompt_tokens: run.usage.prompt_tokens ?? 0,
+    completion_tokens: run.usage.completion_tokens ?? 0,
+    total_tokens: run.usage.total_tokens ?? 0,
+  };
+}
