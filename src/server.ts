@@ -9,7 +9,7 @@ import { createEmbedder } from './embeddings';
 import { EventHub } from './events/event-hub';
 import type { Logger } from './logger';
 import { ModelRouter } from './providers/model-router';
-import { connectClient } from './temporal/connection';
+import { connectClient } from './temporal/client';
 import { OrphanRunSweeper } from './turns/orphan-sweeper';
 import { TurnService } from './turns/turn-service';
 

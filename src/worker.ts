@@ -6,7 +6,7 @@ import { createPool } from './db/pool';
 import { createEmbedder } from './embeddings';
 import type { Logger } from './logger';
 import { ModelRouter } from './providers/model-router';
-import { connectWorker } from './temporal/connection';
+import { connectWorker } from './temporal/worker-connection';
 import { createDefaultTools } from './tools/default-tools';
 
 export interface RunningWorker {
