@@ -2,7 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { createPool } from '../db/pool';
-import { migrate } from '../db/migrate';
+import { migrate, UnknownMigrationsError } from '../db/migrate';
 import { createLogger } from '../logger';
 import { startApi } from '../server';
 import { startWorker } from '../worker';
@@ -81,6 +81,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof StackPrerequisiteError) {
       process.stderr.write(`reverie: ${err.message}\n`);
       return 3;
+    }
+    // An operator error, not a crash: say what to deploy, without a stack trace.
+    if (err instanceof UnknownMigrationsError) {
+      process.stderr.write(`reverie: ${err.message}\n`);
+      return 4;
     }
     throw err;
   }
