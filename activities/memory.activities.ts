@@ -4,7 +4,7 @@ import { messagesOfRun } from '../src/db/messages';
 import { addRunUsage, finishRun, markRunRunning } from '../src/db/runs';
 import { maybeOne, withTransaction } from '../src/db/sql';
 import { appendRunEventsInTransaction } from '../src/events/event-log';
-import { ModelOutputError } from '../src/memory/complete-json';
+import { ModelOutputError } from '../src/providers/complete-json';
 import {
   extractFacts,
   rememberFacts,

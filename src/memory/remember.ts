@@ -4,8 +4,8 @@ import type { Pool } from '../db/pool';
 import { withTransaction } from '../db/sql';
 import type { Embedder } from '../embeddings/embedder';
 import type { Logger } from '../logger';
+import { completeJson, validValue } from '../providers/complete-json';
 import type { ModelRouter } from '../providers/model-router';
-import { completeJson } from './complete-json';
 import { factHash, normaliseFact } from './content-hash';
 import {
   addMemory,
@@ -99,21 +99,23 @@ export async function extractFacts(
   );
   const usage = emptyUsage();
   if (!messages.some((m) => m.role === 'user')) return { facts: [], usage };
-  const res = await completeJson(
-    memoryChain(deps, input.model),
-    {
-      system: EXTRACT_SYSTEM,
-      user: {
-        messages: messages.map((m) => ({ role: m.role, content: m.content.slice(0, 8000) })),
-      },
-      schemaName: 'memory_facts',
-      jsonSchema: EXTRACT_JSON_SCHEMA,
-      parse: ExtractedFacts,
-    },
+  const user = {
+    messages: messages.map((m) => ({ role: m.role, content: m.content.slice(0, 8000) })),
+  };
+  const res = await completeJson(memoryChain(deps, input.model), {
+    messages: [
+      { role: 'system', content: EXTRACT_SYSTEM },
+      { role: 'user', content: JSON.stringify(user) },
+    ],
+    format: { type: 'json_schema', name: 'memory_facts', schema: EXTRACT_JSON_SCHEMA },
+    schema: ExtractedFacts,
+    // Memory runs account what providers report, never estimates.
+    missingUsage: 'zero',
     signal,
-  );
+  });
+  const extracted = validValue(res, 'memory_facts');
   addUsage(usage, res.usage);
-  const facts = res.value.facts
+  const facts = extracted.facts
     .map((f) => ({ text: f.text.trim(), category: f.category ?? null }))
     .filter((f) => f.text.length > 0 && f.text.length <= 1000);
   return { facts, usage };
@@ -226,23 +228,24 @@ export async function rememberFacts(
         existing.push({ id: shortId, text: r.content });
       }
     }
-    const res = await completeJson(
-      memoryChain(deps, input.model),
-      {
-        system: CONSOLIDATE_SYSTEM,
-        user: {
-          existing,
-          facts: undecided.map((c) => ({ index: c.index, text: c.text })),
-        } satisfies ConsolidateInput,
-        schemaName: 'memory_decisions',
-        jsonSchema: DECISIONS_JSON_SCHEMA,
-        parse: Decisions,
-      },
+    const user: ConsolidateInput = {
+      existing,
+      facts: undecided.map((c) => ({ index: c.index, text: c.text })),
+    };
+    const res = await completeJson(memoryChain(deps, input.model), {
+      messages: [
+        { role: 'system', content: CONSOLIDATE_SYSTEM },
+        { role: 'user', content: JSON.stringify(user) },
+      ],
+      format: { type: 'json_schema', name: 'memory_decisions', schema: DECISIONS_JSON_SCHEMA },
+      schema: Decisions,
+      missingUsage: 'zero',
       signal,
-    );
+    });
+    const { decisions } = validValue(res, 'memory_decisions');
     addUsage(usage, res.usage);
     for (const c of undecided) {
-      const decision = res.value.decisions.find((d) => d.fact === c.index);
+      const decision = decisions.find((d) => d.fact === c.index);
       const target = decision?.id != null ? shortIds.get(decision.id) : undefined;
       const event = decision?.event;
       if (event === 'NOOP') {
