@@ -9,6 +9,7 @@ import { createEmbedder } from './embeddings';
 import { EventHub } from './events/event-hub';
 import type { Logger } from './logger';
 import { ModelRouter } from './providers/model-router';
+import { SCRIPTED_RESPONDERS } from './scripted-responders';
 import { connectClient } from './temporal/client';
 import { OrphanRunSweeper } from './turns/orphan-sweeper';
 import { TurnService } from './turns/turn-service';
@@ -42,7 +43,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     pool,
     temporal,
     hub,
-    models: new ModelRouter(config),
+    models: new ModelRouter(config, SCRIPTED_RESPONDERS),
     turns: new TurnService(pool, temporal, config),
     metrics,
     log,
