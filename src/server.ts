@@ -9,7 +9,8 @@ import { createEmbedder } from './embeddings';
 import { EventHub } from './events/event-hub';
 import type { Logger } from './logger';
 import { ModelRouter } from './providers/model-router';
-import { connectClient } from './temporal/connection';
+import { SCRIPTED_RESPONDERS } from './scripted-responders';
+import { connectClient } from './temporal/client';
 import { OrphanRunSweeper } from './turns/orphan-sweeper';
 import { TurnService } from './turns/turn-service';
 import { DreamingService } from './dreaming/dream-service';
@@ -41,7 +42,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   const sweeper = new OrphanRunSweeper(pool, temporal, log);
   sweeper.start();
   const metrics = new ApiMetrics();
-  const models = new ModelRouter(config);
+  const models = new ModelRouter(config, SCRIPTED_RESPONDERS);
   const runs = new RunStarter(pool);
   const app = createApp({
     config,

@@ -6,7 +6,8 @@ import { createPool } from './db/pool';
 import { createEmbedder } from './embeddings';
 import type { Logger } from './logger';
 import { ModelRouter } from './providers/model-router';
-import { connectWorker } from './temporal/connection';
+import { SCRIPTED_RESPONDERS } from './scripted-responders';
+import { connectWorker } from './temporal/worker-connection';
 import { createDefaultTools } from './tools/default-tools';
 
 export interface RunningWorker {
@@ -28,7 +29,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   const activities = createActivities({
     pool,
     config,
-    models: new ModelRouter(config),
+    models: new ModelRouter(config, SCRIPTED_RESPONDERS),
     tools,
     log,
     embedder,

@@ -3,7 +3,8 @@ import type { Logger } from '../logger';
 import { startApi } from '../server';
 import { startStack } from '../stack';
 import { startWorker } from '../worker';
-import { migrateDatabase, untilSignal } from './main';
+import { migrateDatabase } from './migrate-database';
+import { untilSignal } from './until-signal';
 
 /**
  * `reverie dev`: the whole platform in one command on the embedded stack

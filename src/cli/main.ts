@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config';
-import { createPool } from '../db/pool';
-import { migrate } from '../db/migrate';
+import { UnknownMigrationsError } from '../db/migrate';
 import { createLogger } from '../logger';
 import { startApi } from '../server';
 import { startWorker } from '../worker';
 import { StackPrerequisiteError } from '../stack';
 import { runDev } from './dev';
+import { migrateDatabase } from './migrate-database';
+import { untilSignal } from './until-signal';
 import { runIngest } from './ingest';
 import { runSearch } from './search';
 import { runMemories } from './memories';
@@ -82,37 +83,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`reverie: ${err.message}\n`);
       return 3;
     }
+    // An operator error, not a crash: say what to deploy, without a stack trace.
+    if (err instanceof UnknownMigrationsError) {
+      process.stderr.write(`reverie: ${err.message}\n`);
+      return 4;
+    }
     throw err;
   }
-}
-
-/** Apply pending migrations (safe from several processes at once). */
-export async function migrateDatabase(
-  config: Config,
-  log: ReturnType<typeof createLogger>,
-): Promise<void> {
-  if (!config.databaseUrl) throw new Error('DATABASE_URL is not set');
-  const pool = createPool(config.databaseUrl, 2);
-  try {
-    const applied = await migrate(pool, {
-      variables: { EMBEDDING_DIM: config.embeddingDim },
-      log: (line) => log.info(line),
-    });
-    if (applied.length === 0) log.debug('database schema is up to date');
-  } finally {
-    await pool.end();
-  }
-}
-
-/** Resolves on SIGINT or SIGTERM. */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
 }

@@ -10,6 +10,25 @@ const MIGRATION_FILE = /^(\d{4})_[a-z0-9_]+\.sql$/;
 const MIGRATION_LOCK_KEY = 727_001;
 const DEFAULT_VARIABLES = { EMBEDDING_DIM: 384 };
 
+/**
+ * The database records migrations this build does not have: a newer build
+ * migrated it (a rolling deploy with an older replica still starting, or a
+ * rollback). Applying this build's pending migrations on top of a newer
+ * schema could corrupt it, so nothing is applied.
+ */
+export class UnknownMigrationsError extends Error {
+  override name = 'UnknownMigrationsError';
+  constructor(
+    /** File names of the applied migrations this build does not know, in order. */
+    readonly unknown: string[],
+  ) {
+    super(
+      `database has migrations ${unknown.join(', ')} that this build does not know; ` +
+        'deploy the newer build (or one that includes them), or point DATABASE_URL at a database of this version',
+    );
+  }
+}
+
 export interface MigrateOptions {
   dir?: string;
   /** Values substituted for `{{NAME}}` placeholders (e.g. EMBEDDING_DIM). */
@@ -22,6 +41,8 @@ export interface MigrateOptions {
  * itself. A session advisory lock makes concurrent runners safe: the second
  * waits, then finds nothing to do.
  * @returns the names of the migrations applied by this call.
+ * @throws UnknownMigrationsError before applying anything, when the database
+ *   has applied migrations that are not in `dir`
  */
 export async function migrate(pool: pg.Pool, options: MigrateOptions = {}): Promise<string[]> {
   const dir = options.dir ?? MIGRATIONS_DIR;
@@ -34,13 +55,17 @@ export async function migrate(pool: pg.Pool, options: MigrateOptions = {}): Prom
       version int primary key,
       name text not null,
       applied_at timestamptz not null default now())`);
-    const done = new Set(
-      (await client.query<{ version: number }>('select version from schema_migrations')).rows.map(
-        (r) => r.version,
-      ),
-    );
+    const recorded = (
+      await client.query<{ version: number; name: string }>(
+        'select version, name from schema_migrations order by version',
+      )
+    ).rows;
+    const known = new Set(files.map(versionOf));
+    const unknown = recorded.filter((r) => !known.has(r.version)).map((r) => r.name);
+    if (unknown.length > 0) throw new UnknownMigrationsError(unknown);
+    const done = new Set(recorded.map((r) => r.version));
     for (const file of files) {
-      const version = Number(MIGRATION_FILE.exec(file)![1]);
+      const version = versionOf(file);
       if (done.has(version)) continue;
       const sql = substitute(await readFile(path.join(dir, file), 'utf8'), {
         ...DEFAULT_VARIABLES,
@@ -68,6 +93,10 @@ export async function migrate(pool: pg.Pool, options: MigrateOptions = {}): Prom
     client.release();
   }
   return applied;
+}
+
+function versionOf(file: string): number {
+  return Number(MIGRATION_FILE.exec(file)![1]);
 }
 
 function substitute(sql: string, variables: Record<string, string | number>): string {

@@ -5,7 +5,7 @@ import { maybeOne, withTransaction } from '../db/sql';
 import { appendRunEventsInTransaction } from '../events/event-log';
 import type { Logger } from '../logger';
 import { loadRun } from '../runs/load-run';
-import { ModelOutputError } from './complete-json';
+import { ModelOutputError } from '../providers/complete-json';
 import type { MemoryRunInput } from './memory-run-input';
 import {
   extractFacts,

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { Config } from '../config';
-import { createSimulatorFetch, SIMULATOR_MODEL_ID } from './simulator';
+import { createSimulatorFetch, SIMULATOR_MODEL_ID, type ScriptedResponder } from './simulator';
 
 /** One place a model can be served from. */
 export interface ModelTarget {
@@ -14,20 +14,30 @@ export interface ModelTarget {
  * Maps a requested model to its provider chain: the primary endpoint first, then
  * the configured fallbacks. `simulator` is always served in-process; with no
  * endpoint configured every model is served by the simulator.
+ *
+ * `scriptedResponders` are the simulator's canned answers to the domain's
+ * structured calls (memory, dreaming, suggestions); the composition root
+ * passes them in because providers know no domain folder.
  */
 export class ModelRouter {
   private readonly simulator: ModelTarget;
   private readonly primary: OpenAI | undefined;
   private readonly fallbackClients = new Map<string, OpenAI>();
 
-  constructor(private readonly config: Config) {
+  constructor(
+    private readonly config: Config,
+    scriptedResponders: readonly ScriptedResponder[],
+  ) {
     this.simulator = {
       provider: 'simulator',
       model: SIMULATOR_MODEL_ID,
       client: new OpenAI({
         apiKey: 'simulator',
         baseURL: 'http://simulator.local/v1',
-        fetch: createSimulatorFetch({ tokenDelayMs: config.llm.simulatorTokenDelayMs }),
+        fetch: createSimulatorFetch({
+          tokenDelayMs: config.llm.simulatorTokenDelayMs,
+          responders: scriptedResponders,
+        }),
         maxRetries: 0,
       }),
       timeoutMs: config.llm.timeoutMs,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { MessageRow } from '../db/messages';
-import { completeJson } from '../memory/complete-json';
+import { completeJson, validValue } from '../providers/complete-json';
 import type { ModelRouter } from '../providers/model-router';
 
 /** Recognised by the simulator, which answers it deterministically. */
@@ -34,14 +34,19 @@ export async function suggestFollowUps(
     .map((m) => `${m.role}: ${m.content.slice(0, MESSAGE_CHARS)}`)
     .join('\n\n');
   if (!transcript) return [];
-  const { value } = await completeJson(models.chainFor(model), {
-    system: `${SUGGESTIONS_MARKER}\nSuggest exactly 3 short follow-up questions the user might ask next in this conversation, in the user's language.`,
-    user: transcript,
-    schemaName: 'follow_up_questions',
-    jsonSchema: SUGGESTIONS_SCHEMA,
-    parse: Suggestions,
+  const res = await completeJson(models.chainFor(model), {
+    messages: [
+      {
+        role: 'system',
+        content: `${SUGGESTIONS_MARKER}\nSuggest exactly 3 short follow-up questions the user might ask next in this conversation, in the user's language.`,
+      },
+      { role: 'user', content: transcript },
+    ],
+    format: { type: 'json_schema', name: 'follow_up_questions', schema: SUGGESTIONS_SCHEMA },
+    schema: Suggestions,
+    missingUsage: 'zero',
   });
-  return value.questions.slice(0, 3);
+  return validValue(res, 'follow_up_questions').questions.slice(0, 3);
 }
 
 /** The simulator's answer to a suggestions request: questions about the last user line. */

@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate';
+import { migrate, MIGRATIONS_DIR, UnknownMigrationsError } from '../../src/db/migrate';
 import { testStackEnv } from '../setup/stack-env';
 
 /** The migrator on throwaway databases of the shared Postgres server. */
@@ -120,6 +121,32 @@ describe('migrate', () => {
     }
   });
 
+  it('`reverie migrate` prints the refusal and exits 4 on a database of a newer build', async () => {
+    const db = await throwawayDatabase();
+    try {
+      const pool = db.pool();
+      await migrate(pool);
+      await pool.query(
+        `insert into schema_migrations (version, name) values (9999, '9999_from_the_future.sql')`,
+      );
+      const cli = spawnSync(
+        process.execPath,
+        [path.resolve(__dirname, '../../bin/reverie.js'), 'migrate'],
+        {
+          env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'silent' },
+          encoding: 'utf8',
+        },
+      );
+      expect(cli.stderr).toBe(
+        'reverie: database has migrations 9999_from_the_future.sql that this build does not know; ' +
+          'deploy the newer build (or one that includes them), or point DATABASE_URL at a database of this version\n',
+      );
+      expect(cli.status).toBe(4);
+    } finally {
+      await db.drop();
+    }
+  });
+
   describe('with a migrations directory of its own', () => {
     let dir: string;
     beforeEach(async () => {
@@ -159,6 +186,52 @@ describe('migrate', () => {
         await writeFile(path.join(dir, '0002_break_b.sql'), 'create table b (id int);');
         expect(await migrate(pool, { dir })).toEqual(['0002_break_b.sql', '0003_create_c.sql']);
         expect(await state()).toEqual({ versions: [1, 2, 3], tables: ['a', 'b', 'c'] });
+      } finally {
+        await db.drop();
+      }
+    });
+
+    it('refuses, applying nothing, a database migrated by a newer build', async () => {
+      await writeFile(path.join(dir, '0001_create_a.sql'), 'create table a (id int primary key);');
+      const db = await throwawayDatabase();
+      try {
+        const pool = db.pool();
+        expect(await migrate(pool, { dir })).toEqual(['0001_create_a.sql']);
+        // A newer build applied 0009; this build knows 0001 and has 0002 pending.
+        await pool.query(
+          `insert into schema_migrations (version, name) values (9, '0009_newer_z.sql')`,
+        );
+        await writeFile(path.join(dir, '0002_create_b.sql'), 'create table b (id int);');
+        const refusal = migrate(pool, { dir });
+        await expect(refusal).rejects.toBeInstanceOf(UnknownMigrationsError);
+        await expect(refusal).rejects.toThrow(
+          'database has migrations 0009_newer_z.sql that this build does not know; deploy the newer build',
+        );
+        await expect(refusal).rejects.toMatchObject({ unknown: ['0009_newer_z.sql'] });
+        const state = async () => ({
+          versions: (
+            await pool.query('select version from schema_migrations order by version')
+          ).rows.map((r) => r.version),
+          tables: (
+            await pool.query(
+              `select tablename from pg_tables where schemaname = 'public' and tablename in ('a', 'b') order by 1`,
+            )
+          ).rows.map((r) => r.tablename),
+        });
+        expect(await state()).toEqual({ versions: [1, 9], tables: ['a'] });
+
+        // Several unknown migrations are all named, in order; the lock was released each time.
+        await pool.query(
+          `insert into schema_migrations (version, name) values (10, '0010_newer_y.sql')`,
+        );
+        await expect(migrate(pool, { dir })).rejects.toThrow(
+          /^database has migrations 0009_newer_z\.sql, 0010_newer_y\.sql that this build/,
+        );
+        // Once the build knows them, it goes ahead.
+        await writeFile(path.join(dir, '0009_newer_z.sql'), 'select 1;');
+        await writeFile(path.join(dir, '0010_newer_y.sql'), 'select 1;');
+        expect(await migrate(pool, { dir })).toEqual(['0002_create_b.sql']);
+        expect(await state()).toEqual({ versions: [1, 2, 9, 10], tables: ['a', 'b'] });
       } finally {
         await db.drop();
       }

@@ -3,6 +3,7 @@ import { factHash, normaliseFact } from '../../src/memory/content-hash';
 import { CONSOLIDATE_SYSTEM, EXTRACT_SYSTEM } from '../../src/memory/memory-prompts';
 import { simulateMemoryCall } from '../../src/memory/simulated-memory-model';
 import { createSimulatorFetch } from '../../src/providers/simulator';
+import { SCRIPTED_RESPONDERS } from '../../src/scripted-responders';
 
 describe('fact hash', () => {
   it('ignores case, spacing and trailing punctuation', () => {
@@ -60,7 +61,7 @@ describe('simulated memory model', () => {
     const client = new OpenAI({
       apiKey: 'x',
       baseURL: 'http://simulator.local/v1',
-      fetch: createSimulatorFetch({ tokenDelayMs: 0 }),
+      fetch: createSimulatorFetch({ tokenDelayMs: 0, responders: SCRIPTED_RESPONDERS }),
     });
     const res = await client.chat.completions.create({
       model: 'simulator',

@@ -1,7 +1,7 @@
 import type { Config } from '../../config';
 import type { RunRow } from '../../db/runs';
 import type { MessageRow } from '../../db/messages';
-import { temporalUrl } from '../../temporal/connection';
+import { temporalUrl } from '../../temporal/ui-url';
 
 /** A run as the API shows it (API.md "Runs and events"). */
 export function runJson(run: RunRow, config: Config) {
