@@ -4,6 +4,7 @@ import { DEFAULT_TENANT_ID } from '../../src/config';
 import { turnWorkflowId } from '../../workflows/session.workflow';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { startPlatform, type Platform } from '../helpers/platform';
+import { readChunkStream } from '../helpers/sse-client';
 
 /** The official `openai` client against our API, with the fake provider behind it. */
 describe('OpenAI SDK compatibility', () => {
@@ -76,6 +77,33 @@ describe('OpenAI SDK compatibility', () => {
     expect(roles).toEqual(['assistant']);
     expect(finish).toBe('stop');
     expect(usage).toEqual({ prompt_tokens: 5, completion_tokens: 6, total_tokens: 11 });
+  });
+
+  it('gives every raw SSE frame an id, the usage chunk and [DONE] the last seq of the run', async () => {
+    fake.enqueue({ kind: 'text', text: 'alpha beta gamma', chunkChars: 4 });
+    const response = await fetch(`${platform.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${platform.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'fake-model',
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: 'user', content: 'raw frames' }],
+      }),
+    });
+    expect(response.status).toBe(200);
+    const runId = response.headers.get('x-run-id');
+    const { frames, sawDone } = await readChunkStream(response);
+    expect(sawDone).toBe(true);
+    const { rows } = await platform.pool.query<{ last: string }>(
+      'select max(seq)::text as last from run_events where run_id = $1',
+      [runId],
+    );
+    const last = rows[0].last;
+    expect(frames.map((f) => f.id).every((id) => id !== undefined && /^\d+$/.test(id))).toBe(true);
+    const usageFrame = frames.find((f) => f.data !== '[DONE]' && 'usage' in JSON.parse(f.data));
+    expect(usageFrame?.id).toBe(last);
+    expect(frames.at(-1)).toMatchObject({ data: '[DONE]', id: last });
   });
 
   it('continues a session with X-Session-Id: turn 2 sees turn 1', async () => {
