@@ -5,6 +5,7 @@ import { insertMessage, type IncompleteReason } from '../src/db/messages';
 import { finishRun, markRunStarted, type RunRow } from '../src/db/runs';
 import { loadRun } from './load-run';
 import { touchSession } from '../src/db/sessions';
+import { sessionTitle } from '../src/turns/session-title';
 import { maybeOne, withTransaction } from '../src/db/sql';
 import type { Pool } from '../src/db/pool';
 import type { ActivityDeps } from './deps';
@@ -80,14 +81,18 @@ export async function beginTurnRun(pool: Pool, runId: string): Promise<void> {
     }
     // Only the first attempt announces the start.
     if (await markRunStarted(tx, runId)) {
-      const title = run.input.messages[0]?.content.slice(0, 80);
-      await touchSession(tx, run.session_id!, title);
-      await appendRunEventsInTransaction(tx, runId, [
+      // One string for the stored title and the `title` event, announced only
+      // when this turn actually named the session.
+      const title = sessionTitle(run.input.messages[0]?.content ?? '');
+      const titled = await touchSession(tx, run.session_id!, title);
+      const events: NewRunEvent[] = [
         {
           type: 'run.started',
           data: { run_id: runId, session_id: run.session_id, model: run.model },
         },
-      ]);
+      ];
+      if (titled && title) events.push({ type: 'title', data: { title } });
+      await appendRunEventsInTransaction(tx, runId, events);
     }
   });
 }
