@@ -197,6 +197,15 @@ export function createModelActivities({
           completion_tokens: wasted.completion_tokens,
         }).catch(() => undefined);
         ctx.heartbeat({ lastSeq: writer.lastSeq, failure: failure.message });
+        // A provider's 404 on chat completions means it does not serve the model:
+        // the turn fails as `model_not_found`, the code an unserved model gets.
+        if (failure.status === 404) {
+          throw ApplicationFailure.nonRetryable(
+            `model "${model}" was not found by the provider: ${failure.message}`,
+            'ModelNotFound',
+            { status: failure.status, model },
+          );
+        }
         if (!failure.retryable) {
           throw ApplicationFailure.nonRetryable(failure.message, 'ProviderError', {
             status: failure.status,

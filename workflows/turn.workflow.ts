@@ -144,6 +144,8 @@ async function startMemoryExtraction(input: TurnWorkflowInput, userId: string): 
 function describeFailure(err: unknown): { code: string; message: string } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
+    // Only the activity's result changes here, never a command: safe for replay.
+    if (cause.type === 'ModelNotFound') return { code: 'model_not_found', message: cause.message };
     const code = cause.type?.startsWith('Provider') ? 'provider_error' : 'turn_failed';
     return { code, message: cause.message };
   }

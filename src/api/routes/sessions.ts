@@ -20,6 +20,7 @@ import { OpenAIChunkRenderer } from '../render/openai-chunks';
 import { messageJson, runJson } from '../render/run-json';
 import { nativeFrame, pipeRunEvents } from '../render/run-stream';
 import { cursor, keysetPage, parseInput, requestBody } from '../validation';
+import { servedModel } from '../served-model';
 
 const Metadata = z.record(z.string(), z.unknown());
 
@@ -167,7 +168,8 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   router.post('/:id/messages', async (ctx: ApiContext) => {
     const session = await load(ctx);
     const body = parseInput(PostMessageBody, requestBody(ctx), 'message');
-    const model = !body.model || body.model === 'default' ? deps.models.defaultModel : body.model;
+    // Before the run exists: a model nothing serves stores nothing.
+    const model = servedModel(deps.models, body.model);
     const { run } = await deps.turns.start({
       tenantId: session.tenant_id,
       userId: callerUserId(ctx, body) ?? session.user_id,
