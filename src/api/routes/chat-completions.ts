@@ -4,7 +4,13 @@ import { FINISHED_STATUSES, getRun, type RunRow } from '../../db/runs';
 import { getMessage } from '../../db/messages';
 import { AppError, InvalidRequestError } from '../../errors';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
-import { callerUserId, idempotencyKey, sessionIdHeader, wantsExtendedEvents } from '../identity';
+import {
+  callerUserId,
+  headerText,
+  idempotencyKey,
+  sessionIdHeader,
+  wantsExtendedEvents,
+} from '../identity';
 import { OpenAIChunkRenderer } from '../render/openai-chunks';
 import { pipeRunEvents } from '../render/run-stream';
 import { modelNotFound, servedModel } from '../served-model';
@@ -91,7 +97,7 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
         system,
         temperature: body.temperature ?? undefined,
         max_tokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
-        agent: ctx.get('X-Agent-Schema') || 'default',
+        agent: headerText(ctx, 'X-Agent-Schema') || 'default',
       },
       model,
       strategy: body.multitask_strategy ?? 'enqueue',

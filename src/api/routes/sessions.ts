@@ -15,7 +15,14 @@ import { maybeOne } from '../../db/sql';
 import { AppError, InvalidRequestError, NotFoundError } from '../../errors';
 import { suggestFollowUps } from '../../suggestions/follow-ups';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
-import { callerUserId, idempotencyKey, pathId, uuidParam, wantsExtendedEvents } from '../identity';
+import {
+  callerUserId,
+  headerText,
+  idempotencyKey,
+  pathId,
+  uuidParam,
+  wantsExtendedEvents,
+} from '../identity';
 import { OpenAIChunkRenderer } from '../render/openai-chunks';
 import { messageJson, runJson } from '../render/run-json';
 import { nativeFrame, pipeRunEvents } from '../render/run-stream';
@@ -110,7 +117,7 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   router.get('/', async (ctx: ApiContext) => {
     const q = parseInput(ListQuery, ctx.query, 'query');
     const rows = await listSessions(deps.pool, ctx.state.principal.tenantId, {
-      userId: q.user_id ?? (ctx.get('X-User-Id') || undefined),
+      userId: q.user_id ?? (headerText(ctx, 'X-User-Id') || undefined),
       limit: q.limit + 1,
       before: cursor.decode(q.cursor),
     });
@@ -179,7 +186,7 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
         system: body.system ? [body.system] : [],
         temperature: body.temperature,
         max_tokens: body.max_tokens,
-        agent: body.agent ?? (ctx.get('X-Agent-Schema') || session.agent),
+        agent: body.agent ?? (headerText(ctx, 'X-Agent-Schema') || session.agent),
       },
       model,
       strategy: body.multitask_strategy ?? 'enqueue',
