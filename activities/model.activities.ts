@@ -119,7 +119,7 @@ export function createModelActivities({
           signal: ctx.cancellationSignal,
         });
       } catch (err) {
-        throw stepFailure(ctx, writer, err);
+        throw stepFailure(ctx, writer, err, model);
       } finally {
         clearInterval(heartbeat);
       }
@@ -150,10 +150,19 @@ async function completeIfLast(
  * failure with its retryability. The failure is heartbeated first, so the
  * retry's `retry` event can say why.
  */
-function stepFailure(ctx: Context, writer: EventWriter, err: unknown): unknown {
+function stepFailure(ctx: Context, writer: EventWriter, err: unknown, model: string): unknown {
   if (ctx.cancellationSignal.aborted) return ctx.cancellationSignal.reason ?? err;
   const failure = classifyProviderError(err, 'provider');
   ctx.heartbeat({ lastSeq: writer.lastSeq, failure: failure.message });
+  // A provider's 404 on chat completions means it does not serve the model:
+  // the turn fails as `model_not_found`, the code an unserved model gets.
+  if (failure.status === 404) {
+    return ApplicationFailure.nonRetryable(
+      `model "${model}" was not found by the provider: ${failure.message}`,
+      FailureType.ModelNotFound,
+      { status: failure.status, model },
+    );
+  }
   if (!failure.retryable) {
     return ApplicationFailure.nonRetryable(failure.message, FailureType.ProviderError, {
       status: failure.status,

@@ -47,6 +47,18 @@ export class NotFoundError extends AppError {
 }
 
 /** 409 with a specific code: `conflict`, `run_in_progress` or `idempotency_conflict`. */
+/**
+ * 404 `model_not_found`: a model nothing here serves (or the provider does not
+ * know). `message` names what is available, since it is what SDKs show.
+ */
+export class ModelNotFoundError extends AppError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    // OpenAI's own type for this code, so SDK users see the familiar shape.
+    super(404, 'model_not_found', message, details, { type: 'invalid_request_error' });
+  }
+}
+
+/** 409 with a specific code: `conflict`, `run_in_progress` or `idempotency_conflict`. */
 export class ConflictError extends AppError {
   constructor(
     code: 'conflict' | 'run_in_progress' | 'idempotency_conflict',

@@ -22,6 +22,8 @@ export const FailureType = {
   InvalidTurn: 'InvalidTurn',
   /** The provider refused the request for good (400, 401, 404, content filter). */
   ProviderError: 'ProviderError',
+  /** The provider does not serve the requested model (its 404): the turn ends `model_not_found`. */
+  ModelNotFound: 'ModelNotFound',
   /** Every provider of the chain failed transiently (retryable). */
   ProviderUnavailable: 'ProviderUnavailable',
 } as const;

@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createActivities } from '../activities';
-import { isProviderFailure } from '../src/failure-types';
+import { FailureType, isProviderFailure } from '../src/failure-types';
 import { LOCAL_PERSIST, MODEL_STEP, PERSIST, TOOL_CALL } from './activity-options';
 import { extractMemoriesWorkflow, memoryWorkflowId } from './memory.workflow';
 import { RUN_KIND, TENANT_ID, USER_ID } from './search-attributes';
@@ -145,6 +145,9 @@ async function startMemoryExtraction(input: TurnWorkflowInput, userId: string): 
 function describeFailure(err: unknown): { code: string; message: string } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
+    // Only the activity's result changes here, never a command: safe for replay.
+    if (cause.type === FailureType.ModelNotFound)
+      return { code: 'model_not_found', message: cause.message };
     const code = isProviderFailure(cause.type) ? 'provider_error' : 'turn_failed';
     return { code, message: cause.message };
   }

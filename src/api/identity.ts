@@ -1,16 +1,32 @@
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors';
 import type { ApiContext } from './context';
+import { assertStorableText } from './text-input';
 
 const UserId = z.string().trim().min(1).max(256);
 export const Uuid = z.string().uuid();
+
+/**
+ * A request header's value ('' when absent), refused with 400 when it holds
+ * text Postgres cannot store. Node's HTTP parser already rejects NUL in
+ * headers; this keeps every reader on the same rule whatever the transport.
+ */
+export function headerText(ctx: ApiContext, name: string): string {
+  const value = ctx.get(name);
+  assertStorableText(value, `header ${name}`);
+  return value;
+}
 
 /** The end user: `X-User-Id`, else body `user_id` / `user`. */
 export function callerUserId(
   ctx: ApiContext,
   body?: { user?: unknown; user_id?: unknown },
 ): string | null {
-  const raw = ctx.get('X-User-Id') || body?.user_id || body?.user;
+  const header = headerText(ctx, 'X-User-Id');
+  // Body and query values may come from callers that did not go through parseInput.
+  assertStorableText(body?.user_id, 'user_id');
+  assertStorableText(body?.user, 'user');
+  const raw = header || body?.user_id || body?.user;
   if (raw === undefined || raw === null || raw === '') return null;
   const parsed = UserId.safeParse(raw);
   if (!parsed.success)
@@ -20,7 +36,7 @@ export function callerUserId(
 
 /** `X-Session-Id`, validated as a UUID; undefined when absent. */
 export function sessionIdHeader(ctx: ApiContext): string | undefined {
-  const raw = ctx.get('X-Session-Id');
+  const raw = headerText(ctx, 'X-Session-Id');
   if (!raw) return undefined;
   if (!Uuid.safeParse(raw).success) throw new InvalidRequestError('X-Session-Id must be a UUID');
   return raw.toLowerCase();
@@ -52,7 +68,7 @@ export function pathId(ctx: ApiContext): string | undefined {
 }
 
 export function idempotencyKey(ctx: ApiContext): string | undefined {
-  const key = ctx.get('Idempotency-Key');
+  const key = headerText(ctx, 'Idempotency-Key');
   if (!key) return undefined;
   if (key.length > 255)
     throw new InvalidRequestError('Idempotency-Key must be at most 255 characters');
@@ -62,7 +78,8 @@ export function idempotencyKey(ctx: ApiContext): string | undefined {
 /** Resume cursor of an SSE GET: `Last-Event-ID` or `?after=`. */
 export function resumeCursor(ctx: ApiContext): number | undefined {
   const raw =
-    ctx.get('Last-Event-ID') || (typeof ctx.query.after === 'string' ? ctx.query.after : undefined);
+    headerText(ctx, 'Last-Event-ID') ||
+    (typeof ctx.query.after === 'string' ? ctx.query.after : undefined);
   if (raw === undefined || raw === '') return undefined;
   if (!/^\d+$/.test(raw))
     throw new InvalidRequestError('Last-Event-ID / after must be a non-negative integer');
@@ -71,7 +88,7 @@ export function resumeCursor(ctx: ApiContext): number | undefined {
 
 /** Whether named run events join an OpenAI chunk stream (API.md `X-Stream-Events`). */
 export function wantsExtendedEvents(ctx: ApiContext, includeEvents?: boolean): boolean {
-  const header = ctx.get('X-Stream-Events').toLowerCase();
+  const header = headerText(ctx, 'X-Stream-Events').toLowerCase();
   if (header === 'extended') return true;
   if (header === 'none') return false;
   if (header) throw new InvalidRequestError('X-Stream-Events must be "extended" or "none"');

@@ -1,13 +1,20 @@
 import type { z } from 'zod';
 import type Koa from 'koa';
 import { AppError, InvalidRequestError } from '../errors';
+import { assertStorableText } from './text-input';
 
-/** Parse with zod or throw 400 `invalid_request` carrying the issues in `details`. */
+/**
+ * Parse with zod or throw 400 `invalid_request` carrying the issues in `details`.
+ * Every string in `value` (keys included) must first be storable text: no
+ * U+0000, no unpaired surrogate (see {@link assertStorableText}).
+ */
 export function parseInput<S extends z.ZodType>(
   schema: S,
   value: unknown,
   what = 'request',
 ): z.infer<S> {
+  // Before zod, on the input as sent: the field is named as the client wrote it.
+  assertStorableText(value, what);
   const result = schema.safeParse(value);
   if (!result.success) {
     const first = result.error.issues[0];

@@ -126,9 +126,19 @@ export async function deleteSession(db: Queryable, tenantId: string, id: string)
   return res.rowCount === 1;
 }
 
-export async function touchSession(db: Queryable, id: string, title?: string): Promise<void> {
-  await db.query(
-    'update sessions set updated_at = now(), title = coalesce(title, $2) where id = $1',
+/**
+ * Mark the session as active and give it `title` if it has none.
+ * @returns whether `title` became the session's title (it had none before).
+ */
+export async function touchSession(db: Queryable, id: string, title?: string): Promise<boolean> {
+  // The self-join reads the title as it was before this update.
+  const row = await maybeOne<{ titled: boolean }>(
+    db,
+    `update sessions s set updated_at = now(), title = coalesce(s.title, $2::text)
+       from sessions before
+      where s.id = $1::uuid and before.id = s.id
+     returning before.title is null and $2::text is not null as titled`,
     [id, title ?? null],
   );
+  return row?.titled ?? false;
 }

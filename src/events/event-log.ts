@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { withTransaction } from '../db/sql';
 import { RUN_EVENTS_CHANNEL, type NewRunEvent, type RunEvent } from './types';
+import { storableJson } from './storable-json';
 
 /** Postgres caps a NOTIFY payload at 8000 bytes; the run id and seq need the rest. */
 const NOTIFY_EVENTS_MAX_BYTES = 7800;
@@ -62,7 +63,7 @@ export async function appendRunEventsInTransaction(
         runId,
         events.map((_, i) => firstSeq + i),
         events.map((e) => e.type),
-        events.map((e) => JSON.stringify(e.data)),
+        events.map((e) => storableJson(e.data)),
         options.step ?? null,
         options.attempt ?? null,
       ],

@@ -13,7 +13,7 @@ export interface ModelTarget {
 /**
  * Maps a requested model to its provider chain: the primary endpoint first, then
  * the configured fallbacks. `simulator` is always served in-process; with no
- * endpoint configured every model is served by the simulator.
+ * endpoint configured it is the only model served (see {@link ModelRouter.serves}).
  *
  * `scriptedResponders` are the simulator's canned answers to the domain's
  * structured calls (memory, dreaming, suggestions); the composition root
@@ -68,6 +68,15 @@ export class ModelRouter {
     if (this.primary)
       ids.push(this.config.llm.model, ...this.config.llm.fallbacks.map((f) => f.model));
     return [...new Set(ids)];
+  }
+
+  /**
+   * Whether a request for `model` can be served. With a provider configured
+   * every model goes to it (the provider alone knows its catalogue, and its
+   * 404 becomes `model_not_found`); without one only the simulator is served.
+   */
+  serves(model: string): boolean {
+    return model === SIMULATOR_MODEL_ID || this.primary !== undefined;
   }
 
   /** The model used when a request names none (or names `default`). */

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chown, lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,7 +11,8 @@ import type { ToolPaths } from './provision';
 import { retryUntil } from './retry-until';
 import { postgresRunAsUser, runAsCommand, type RunAsUser } from './run-as';
 import { startSupervised, type SupervisedProcess } from './supervised-process';
-import { instanceName } from './test-instances';
+import { placePostgres } from './postgres-placement';
+import { instanceName, isStaleTestFile } from './test-instances';
 
 const execFileAsync = promisify(execFile);
 
@@ -105,16 +106,22 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   const { layout, tools, mode } = options;
   const runAs = await postgresRunAsUser();
   const name = instanceName(mode);
-  const dataDir = path.join(layout.pgDir, name);
   const logFile = path.join(layout.logsDir, `postgres-${name}.log`);
   await mkdir(layout.logsDir, { recursive: true });
-  await mkdir(layout.pgDir, { recursive: true });
-  // The unprivileged user must be able to reach its data dir whatever our umask.
-  if (runAs) await Promise.all([chmod(layout.dir, 0o755), chmod(layout.pgDir, 0o755)]);
+  // Binaries and data move out of the project when the Postgres user cannot enter it.
+  const placement = await placePostgres({
+    layout,
+    pgBinDir: tools.pgBinDir,
+    runAs,
+    log: options.log,
+  });
+  const { pgBinDir } = placement;
+  const dataDir = path.join(placement.pgDir, name);
+  if (placement.shared) await removeStaleTestDataDirs(placement.pgDir);
 
-  await checkBinariesReachable(tools.pgBinDir, runAs);
+  await checkBinariesReachable(pgBinDir, runAs);
   if (mode === 'test') await rm(dataDir, { recursive: true, force: true });
-  await initdbOnce(tools.pgBinDir, dataDir, runAs, options.log);
+  await initdbOnce(pgBinDir, dataDir, runAs, options.log);
 
   await removeStaleSocketDirs();
   const socketDir = await mkdtemp(path.join(os.tmpdir(), `${SOCKET_DIR_PREFIX}${process.pid}-`));
@@ -122,7 +129,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   const port = await pickPort(options.preferredPort);
   const server = runAsCommand(
     runAs,
-    path.join(tools.pgBinDir, 'postgres'),
+    path.join(pgBinDir, 'postgres'),
     postgresArgs({ dataDir, port, socketDir, durable: mode === 'dev' }),
   );
   const proc = await startSupervised({
@@ -250,6 +257,16 @@ async function checkBinariesReachable(
       { cause: err },
     );
   }
+}
+
+/** Test data dirs that dead processes left in a shared placement (the project's are swept by start-up). */
+async function removeStaleTestDataDirs(pgDir: string): Promise<void> {
+  const names = await readdir(pgDir).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((n) => isStaleTestFile(n))
+      .map((n) => rm(path.join(pgDir, n), { recursive: true, force: true })),
+  );
 }
 
 /** Socket dirs of processes killed before they could clean up (kill -9). */

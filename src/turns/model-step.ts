@@ -131,7 +131,12 @@ export async function streamStepAnswer(
           writer.push({ type: 'message.delta', data: { content } });
         },
         onReasoning: (content) => writer.push({ type: 'reasoning', data: { content, step } }),
-        onExtended: (event) => writer.push({ type: event.type, data: event.data }),
+        onExtended: (event) => {
+          // The turn names the session (src/turns/session-title.ts) and announces
+          // that title itself; a provider's own title would contradict the stored one.
+          if (event.type === 'title') return;
+          writer.push({ type: event.type, data: event.data });
+        },
       },
       input.signal,
     );

@@ -3,6 +3,7 @@ import { insertMessage } from '../db/messages';
 import type { Pool } from '../db/pool';
 import { finishRun, markRunStarted, type RunRow } from '../db/runs';
 import { touchSession } from '../db/sessions';
+import { sessionTitle } from './session-title';
 import { withTransaction } from '../db/sql';
 import { appendRunEventsInTransaction } from '../events/event-log';
 import type { NewRunEvent } from '../events/types';
@@ -37,14 +38,18 @@ export async function beginTurnRun(pool: Pool, runId: string): Promise<void> {
     }
     // Only the first attempt announces the start.
     if (await markRunStarted(tx, runId)) {
-      const title = run.input.messages[0]?.content.slice(0, 80);
-      await touchSession(tx, run.session_id!, title);
-      await appendRunEventsInTransaction(tx, runId, [
+      // One string for the stored title and the `title` event, announced only
+      // when this turn actually named the session.
+      const title = sessionTitle(run.input.messages[0]?.content ?? '');
+      const titled = await touchSession(tx, run.session_id!, title);
+      const events: NewRunEvent[] = [
         {
           type: 'run.started',
           data: { run_id: runId, session_id: run.session_id, model: run.model },
         },
-      ]);
+      ];
+      if (titled && title) events.push({ type: 'title', data: { title } });
+      await appendRunEventsInTransaction(tx, runId, events);
     }
   });
 }

@@ -353,6 +353,45 @@ describe('sessions API', () => {
     });
   });
 
+  it.each(['simulator', 'fake-model'])(
+    'a long first message: the title event (model %s) and the stored title are the same string',
+    async (model) => {
+      if (model === 'fake-model') fake.enqueue({ kind: 'text', text: 'sounds lovely' });
+      const s = await createSession();
+      const content =
+        'I want to plan a week-long trip to Lisbon in spring, with good food and some sailing on the Tagus if the weather allows';
+      const res = await api
+        .post(`/v1/sessions/${s.id}/messages`)
+        .set(auth)
+        .send({ content, model });
+      expect(res.status).toBe(202);
+      const runId = res.body.run.id as string;
+      expect((await api.get(`/v1/runs/${runId}/wait?timeout=30`).set(auth)).status).toBe(200);
+      const events = await fetch(`${platform.url}/v1/runs/${runId}/events`, { headers: auth });
+      const titles = (await readSse(events))
+        .filter((f) => f.event === 'title')
+        .map((f) => (JSON.parse(f.data) as { title: string }).title);
+      const stored = (await api.get(`/v1/sessions/${s.id}`).set(auth)).body as SessionJson;
+      expect(stored.title).toEqual(expect.any(String));
+      expect(titles).toEqual([stored.title]);
+
+      // A later turn keeps the title and announces none.
+      const second = await turn(s.id, 'and a day trip to Sintra?');
+      const later = await fetch(`${platform.url}/v1/runs/${second.id}/events`, { headers: auth });
+      expect((await readSse(later)).some((f) => f.event === 'title')).toBe(false);
+      expect((await api.get(`/v1/sessions/${s.id}`).set(auth)).body.title).toBe(stored.title);
+    },
+  );
+
+  it('a session created with a title keeps it and its first turn announces no other', async () => {
+    fake.enqueue({ kind: 'text', text: 'ok' });
+    const s = await createSession({ title: 'Mine' });
+    const done = await turn(s.id, 'a first message long enough to be a title of its own');
+    const events = await fetch(`${platform.url}/v1/runs/${done.id}/events`, { headers: auth });
+    expect((await readSse(events)).some((f) => f.event === 'title')).toBe(false);
+    expect((await api.get(`/v1/sessions/${s.id}`).set(auth)).body.title).toBe('Mine');
+  });
+
   it('records the caller from X-User-Id (or body user_id) on the run', async () => {
     const s = await createSession({ user_id: 'owner' });
     const user = `u-${randomUUID()}`;

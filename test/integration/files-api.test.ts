@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import request from 'supertest';
 import { createApiKey } from '../../src/db/api-keys';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
@@ -37,6 +40,29 @@ function frames(body: string): { id?: string; event?: string; data: string }[] {
       }
       return frame;
     });
+}
+
+/** Keys of a tenant's original files in the platform's blob store (fs or S3). */
+async function tenantBlobs(platform: Platform, tenantId: string): Promise<string[]> {
+  const { blob } = platform.config;
+  const prefix = `files/${tenantId}/`;
+  if (blob.driver === 'fs') {
+    return readdir(path.join(blob.dir, prefix)).catch(() => [] as string[]);
+  }
+  const s3 = new S3Client({
+    endpoint: blob.s3.endpoint,
+    region: blob.s3.region,
+    forcePathStyle: blob.s3.forcePathStyle,
+    credentials: { accessKeyId: blob.s3.accessKeyId!, secretAccessKey: blob.s3.secretAccessKey! },
+  });
+  try {
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: blob.s3.bucket, Prefix: `${blob.s3.prefix}${prefix}` }),
+    );
+    return (listed.Contents ?? []).map((o) => o.Key!);
+  } finally {
+    s3.destroy();
+  }
 }
 
 function filesSuite(name: string, overrides: () => Record<string, string>) {
@@ -242,6 +268,53 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
       expect(await counts()).toEqual(before);
     });
 
+    it('refuses an empty upload (multipart or raw) with 400 and stores no row, run or blob', async () => {
+      // A tenant of its own, so its row and blob counts see only this test.
+      const tenantId = randomUUID();
+      await platform.pool.query('insert into tenants (id, name) values ($1, $2)', [
+        tenantId,
+        `empty-uploads-${tenantId}`,
+      ]);
+      const { key } = await createApiKey(platform.pool, tenantId, { name: 'empty uploads' });
+      const as = { Authorization: `Bearer ${key}` };
+      const empty = Buffer.alloc(0);
+      const attempts = [
+        api().post('/v1/files').set(as).attach('file', empty, {
+          filename: 'zero.txt',
+          contentType: 'text/plain',
+        }),
+        api()
+          .post('/v1/files?filename=zero.txt')
+          .set(as)
+          .set('Content-Type', 'text/plain')
+          .send(empty),
+        // Chunked, no Content-Length: only the end of the stream shows it is empty.
+        new Promise<request.Response>((resolve, reject) => {
+          const req = api()
+            .post('/v1/files?filename=zero.md')
+            .set(as)
+            .set('Content-Type', 'text/markdown');
+          req.on('response', resolve);
+          req.on('error', reject);
+          req.write(Buffer.alloc(0));
+          void req.end();
+        }),
+      ];
+      for (const pending of attempts) {
+        const res = await pending;
+        expect(res.status).toBe(400);
+        expect(res.body.error.code).toBe('invalid_request');
+        expect(res.body.error.message).toMatch(/empty/);
+      }
+      const rows = await platform.pool.query<{ files: number; runs: number }>(
+        `select (select count(*)::int from files where tenant_id = $1) as files,
+                (select count(*)::int from runs where tenant_id = $1) as runs`,
+        [tenantId],
+      );
+      expect(rows.rows[0]).toEqual({ files: 0, runs: 0 });
+      expect(await tenantBlobs(platform, tenantId)).toEqual([]);
+    });
+
     it.each([
       [
         'corrupt.pdf',
@@ -256,7 +329,6 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
         'application/pdf',
         'invalid_pdf',
       ],
-      ['zero.txt', async () => Buffer.alloc(0), 'text/plain', 'empty_file'],
       ['blank.md', async () => Buffer.from('\n\n   \n\t\n'), 'text/markdown', 'no_text'],
       ['image.txt', async () => binaryBytes(), 'text/plain', 'not_text'],
       ['broken.json', async () => Buffer.from('{"a": [1, 2'), 'application/json', 'invalid_json'],

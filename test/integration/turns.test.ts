@@ -125,8 +125,9 @@ describe('durable turns', () => {
       expect(run.error?.message).toContain('messages too long');
       expect(fake.chatRequests()).toHaveLength(1);
       const log = await events(res.body.run.id);
-      expect(log.map((e) => e.type)).toEqual(['run.started', 'error', 'usage', 'done']);
-      expect(log[1].data).toMatchObject({ code: 'provider_error' });
+      // The session's first turn names it as it begins, before the provider is called.
+      expect(log.map((e) => e.type)).toEqual(['run.started', 'title', 'error', 'usage', 'done']);
+      expect(log[2].data).toMatchObject({ code: 'provider_error' });
     });
 
     it('answers 502 provider_error to a non-streaming chat completion that failed', async () => {

@@ -62,7 +62,7 @@ describe('OpenAIChunkRenderer', () => {
     )('done', { reason: 'stop', message_id: 'm1' });
     const frames = renderAll(renderer(), events);
 
-    expect(frames.at(-1)).toEqual({ data: '[DONE]' });
+    expect(frames.at(-1)).toEqual({ id: 5, data: '[DONE]' });
     expect(frames.filter((f) => f.data === '[DONE]')).toHaveLength(1);
     const all = chunks(frames);
     expect(all.map((c) => c.choices[0].delta)).toEqual([
@@ -71,7 +71,7 @@ describe('OpenAIChunkRenderer', () => {
       {},
     ]);
     expect(all.map((c) => c.choices[0].finish_reason)).toEqual([null, null, 'stop']);
-    expect(frames.map((f) => f.id)).toEqual([2, 3, 5, undefined]);
+    expect(frames.map((f) => f.id)).toEqual([2, 3, 5, 5]);
     for (const c of all) {
       expect(c).toMatchObject({
         id: 'chatcmpl-run-1',
@@ -105,7 +105,26 @@ describe('OpenAIChunkRenderer', () => {
       total_tokens: 8,
     });
     expect(JSON.parse(withUsage.at(-2)!.data).usage).toBeDefined();
-    expect(withUsage.at(-1)).toEqual({ data: '[DONE]' });
+    expect(withUsage.at(-1)).toEqual({ id: 3, data: '[DONE]' });
+  });
+
+  it('gives the usage chunk and [DONE] the id of the last event of the run', () => {
+    const { events, add } = log();
+    add('message.delta', { content: 'hi' })('usage', {
+      prompt_tokens: 7,
+      completion_tokens: 1,
+      total_tokens: 8,
+    })('done', { reason: 'stop' });
+    const last = events.at(-1)!.seq;
+    for (const r of [
+      renderer({ includeUsage: true }),
+      renderer({ includeUsage: true, extended: true }),
+    ]) {
+      const frames = renderAll(r, events);
+      expect(frames.every((f) => typeof f.id === 'number')).toBe(true);
+      expect(frames.at(-1)).toEqual({ id: last, data: '[DONE]' });
+      expect(frames.find((f) => !f.event && f.data.includes('"usage"'))!.id).toBe(last);
+    }
   });
 
   it('gives a role on the finish chunk when the answer had no text', () => {
@@ -160,7 +179,7 @@ describe('OpenAIChunkRenderer', () => {
     }
     expect(JSON.parse(named[0].data).data).toEqual({ content: 'think', step: 0 });
     expect(text(extended)).toBe('ok');
-    expect(extended.at(-1)).toEqual({ data: '[DONE]' });
+    expect(extended.at(-1)).toEqual({ id: events.at(-1)!.seq, data: '[DONE]' });
   });
 
   it('after a retry swallows the repeated text and passes only what is new', () => {
@@ -241,6 +260,6 @@ describe('OpenAIChunkRenderer', () => {
     });
     const extended = renderAll(renderer({ extended: true }), events);
     expect(extended[0].event).toBe('error');
-    expect(extended.at(-1)).toEqual({ data: '[DONE]' });
+    expect(extended.at(-1)).toEqual({ id: events.at(-1)!.seq, data: '[DONE]' });
   });
 });

@@ -135,8 +135,11 @@ export class OpenAIChunkRenderer {
       id: event.seq,
       data: JSON.stringify(this.chunk(delta, FINISH_REASONS[reason] ?? 'stop')),
     });
+    // `done` is the run's last event: the trailing frames carry its seq so a
+    // client resuming from any frame's id gets nothing twice (API.md).
     if (this.options.includeUsage) {
       frames.push({
+        id: event.seq,
         data: JSON.stringify({
           id: this.id,
           object: 'chat.completion.chunk',
@@ -147,7 +150,7 @@ export class OpenAIChunkRenderer {
         }),
       });
     }
-    frames.push({ data: '[DONE]' });
+    frames.push({ id: event.seq, data: '[DONE]' });
     return frames;
   }
 }

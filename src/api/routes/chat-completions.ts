@@ -4,9 +4,16 @@ import { FINISHED_STATUSES, getRun, type RunRow } from '../../db/runs';
 import { getMessage } from '../../db/messages';
 import { AppError, InvalidRequestError } from '../../errors';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
-import { callerUserId, idempotencyKey, sessionIdHeader, wantsExtendedEvents } from '../identity';
+import {
+  callerUserId,
+  headerText,
+  idempotencyKey,
+  sessionIdHeader,
+  wantsExtendedEvents,
+} from '../identity';
 import { OpenAIChunkRenderer } from '../render/openai-chunks';
 import { pipeRunEvents } from '../render/run-stream';
+import { modelNotFound, servedModel } from '../served-model';
 import { parseInput, requestBody } from '../validation';
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() });
@@ -77,7 +84,8 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
     const sessionId = sessionIdHeader(ctx);
     const extended = wantsExtendedEvents(ctx, body.stream_options?.include_events);
     const userId = callerUserId(ctx, body);
-    const model = body.model === 'default' ? deps.models.defaultModel : body.model;
+    // Before the session or run exists: a model nothing serves stores nothing.
+    const model = servedModel(deps.models, body.model);
     const started = Date.now();
     const { run, sessionId: sid } = await deps.turns.start({
       tenantId: ctx.state.principal.tenantId,
@@ -89,7 +97,7 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
         system,
         temperature: body.temperature ?? undefined,
         max_tokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
-        agent: ctx.get('X-Agent-Schema') || 'default',
+        agent: headerText(ctx, 'X-Agent-Schema') || 'default',
       },
       model,
       strategy: body.multitask_strategy ?? 'enqueue',
@@ -124,6 +132,10 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
 
     const finished = await waitForRun(deps, run);
     ctx.set(headers);
+    if (finished.status === 'failed' && finished.error?.code === 'model_not_found') {
+      // The provider did not know the model: the same 404 as an unserved one.
+      throw modelNotFound(deps.models, model, finished.error.message);
+    }
     if (finished.status === 'failed') {
       throw new AppError(
         502,

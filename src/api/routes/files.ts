@@ -11,6 +11,7 @@ import type { FileFormat } from '../../files/formats';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 import { callerUserId, idempotencyKey, pathId, resumeCursor, uuidParam } from '../identity';
 import { nativeFrame, pipeRunEvents } from '../render/run-stream';
+import { assertStorableText } from '../text-input';
 import { parseInput } from '../validation';
 
 const UploadQuery = z.object({
@@ -199,6 +200,8 @@ function receiveMultipart(ctx: ApiContext, limit: number, decide: Decide): Promi
       found = true;
       try {
         const filename = info.filename || 'upload';
+        // The part's name never passed through parseInput: same rule, same 400.
+        assertStorableText(filename, 'multipart file name');
         const format = decide(filename, info.mimeType);
         resolve({ metadata: { filename, format }, body: stream, done: () => ctx.req.resume() });
       } catch (err) {

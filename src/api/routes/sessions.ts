@@ -15,11 +15,19 @@ import { maybeOne } from '../../db/sql';
 import { AppError, InvalidRequestError, NotFoundError } from '../../errors';
 import { suggestFollowUps } from '../../suggestions/follow-ups';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
-import { callerUserId, idempotencyKey, pathId, uuidParam, wantsExtendedEvents } from '../identity';
+import {
+  callerUserId,
+  headerText,
+  idempotencyKey,
+  pathId,
+  uuidParam,
+  wantsExtendedEvents,
+} from '../identity';
 import { OpenAIChunkRenderer } from '../render/openai-chunks';
 import { messageJson, runJson } from '../render/run-json';
 import { nativeFrame, pipeRunEvents } from '../render/run-stream';
 import { cursor, keysetPage, parseInput, requestBody } from '../validation';
+import { servedModel } from '../served-model';
 
 const Metadata = z.record(z.string(), z.unknown());
 
@@ -109,7 +117,7 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   router.get('/', async (ctx: ApiContext) => {
     const q = parseInput(ListQuery, ctx.query, 'query');
     const rows = await listSessions(deps.pool, ctx.state.principal.tenantId, {
-      userId: q.user_id ?? (ctx.get('X-User-Id') || undefined),
+      userId: q.user_id ?? (headerText(ctx, 'X-User-Id') || undefined),
       limit: q.limit + 1,
       before: cursor.decode(q.cursor),
     });
@@ -167,7 +175,8 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   router.post('/:id/messages', async (ctx: ApiContext) => {
     const session = await load(ctx);
     const body = parseInput(PostMessageBody, requestBody(ctx), 'message');
-    const model = !body.model || body.model === 'default' ? deps.models.defaultModel : body.model;
+    // Before the run exists: a model nothing serves stores nothing.
+    const model = servedModel(deps.models, body.model);
     const { run } = await deps.turns.start({
       tenantId: session.tenant_id,
       userId: callerUserId(ctx, body) ?? session.user_id,
@@ -177,7 +186,7 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
         system: body.system ? [body.system] : [],
         temperature: body.temperature,
         max_tokens: body.max_tokens,
-        agent: body.agent ?? (ctx.get('X-Agent-Schema') || session.agent),
+        agent: body.agent ?? (headerText(ctx, 'X-Agent-Schema') || session.agent),
       },
       model,
       strategy: body.multitask_strategy ?? 'enqueue',
