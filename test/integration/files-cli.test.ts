@@ -59,7 +59,10 @@ describe('reverie ingest / search', () => {
     expect(ingest.code).toBe(1); // empty.txt failed
     expect(ingest.stdout).toMatch(/guide\.md .*100%\s+ready \(\d+ chunks\)/);
     expect(ingest.stdout).toMatch(/report\.pdf .*ready/);
-    expect(ingest.stdout).toMatch(/empty\.txt .*failed: the file is empty/);
+    // API.md: an empty upload is refused up front (400), not ingested and failed.
+    expect(ingest.stdout).toMatch(
+      /empty\.txt .*failed: 400 invalid_request: the uploaded file is empty/,
+    );
     expect(ingest.stdout).toMatch(/guide\.md .*embed/);
 
     const search = await reverie(['search', '--types', 'chunks', WORDS.pdf], key);
