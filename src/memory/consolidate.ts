@@ -3,9 +3,8 @@
  * a duplicate, a new memory, or (asked of the model, in one call) an update,
  * a deletion or nothing for a related memory. Nothing is written here.
  */
-import { completeJson, validValue } from '../providers/complete-json';
 import { factHash, normaliseFact } from './content-hash';
-import { addUsage, memoryChain } from './memory-calls';
+import { askMemoryModel } from './memory-calls';
 import {
   CONSOLIDATE_SYSTEM,
   Decisions,
@@ -130,18 +129,19 @@ export async function decideWithModel(
     existing,
     facts: undecided.map((c) => ({ index: c.index, text: c.text })),
   };
-  const res = await completeJson(memoryChain(deps, model), {
-    messages: [
-      { role: 'system', content: CONSOLIDATE_SYSTEM },
-      { role: 'user', content: JSON.stringify(user) },
-    ],
-    format: { type: 'json_schema', name: 'memory_decisions', schema: DECISIONS_JSON_SCHEMA },
-    schema: Decisions,
-    missingUsage: 'zero',
+  const { decisions } = await askMemoryModel(
+    deps,
+    {
+      model,
+      system: CONSOLIDATE_SYSTEM,
+      user,
+      name: 'memory_decisions',
+      jsonSchema: DECISIONS_JSON_SCHEMA,
+      schema: Decisions,
+      usage,
+    },
     signal,
-  });
-  const { decisions } = validValue(res, 'memory_decisions');
-  addUsage(usage, res.usage);
+  );
   for (const c of undecided) {
     const decision = decisions.find((d) => d.fact === c.index);
     const target = decision?.id != null ? shortIds.get(decision.id) : undefined;

@@ -1,9 +1,8 @@
 import type { PoolClient } from 'pg';
 import { withTransaction } from '../db/sql';
-import { completeJson, validValue } from '../providers/complete-json';
 import { cosine, decideWithModel, dedupeByHash, relate, type Candidate } from './consolidate';
 import { factHash } from './content-hash';
-import { addUsage, emptyUsage, memoryChain } from './memory-calls';
+import { askMemoryModel, emptyUsage } from './memory-calls';
 import {
   addMemory,
   deleteMemory,
@@ -51,19 +50,19 @@ export async function extractFacts(
   const user = {
     messages: messages.map((m) => ({ role: m.role, content: m.content.slice(0, 8000) })),
   };
-  const res = await completeJson(memoryChain(deps, input.model), {
-    messages: [
-      { role: 'system', content: EXTRACT_SYSTEM },
-      { role: 'user', content: JSON.stringify(user) },
-    ],
-    format: { type: 'json_schema', name: 'memory_facts', schema: EXTRACT_JSON_SCHEMA },
-    schema: ExtractedFacts,
-    // Memory runs account what providers report, never estimates.
-    missingUsage: 'zero',
+  const extracted = await askMemoryModel(
+    deps,
+    {
+      model: input.model,
+      system: EXTRACT_SYSTEM,
+      user,
+      name: 'memory_facts',
+      jsonSchema: EXTRACT_JSON_SCHEMA,
+      schema: ExtractedFacts,
+      usage,
+    },
     signal,
-  });
-  const extracted = validValue(res, 'memory_facts');
-  addUsage(usage, res.usage);
+  );
   const facts = extracted.facts
     .map((f) => ({ text: f.text.trim(), category: f.category ?? null }))
     .filter((f) => f.text.length > 0 && f.text.length <= 1000);

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { createApiKey } from '../../src/db/api-keys';
 import type { Pool } from '../../src/db/pool';
 import { startPlatform, type Platform } from '../helpers/platform';
+import { seededRandom } from '../../bench/stats';
 
 /**
  * Hostile text is never a 5xx (API.md "Errors": validation happens before
@@ -49,18 +50,6 @@ async function tenantDigest(pool: Pool, tenantId: string): Promise<Record<string
     out[table] = rows[0].digest;
   }
   return out;
-}
-
-/** A seeded PRNG (mulberry32): the same seed sends the same requests. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Random text: plain letters, any code point, lone surrogates, U+0000, U+FFFF, sometimes very long. */
@@ -360,7 +349,7 @@ describe('hostile text in every text field', () => {
   });
 
   it('a seeded fuzz of random unicode in every text field gets no 5xx', async () => {
-    const rand = prng(20261201);
+    const rand = seededRandom(20261201);
     const all = cases();
     const failures: string[] = [];
     for (let i = 0; i < 300; i++) {
