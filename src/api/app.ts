@@ -5,6 +5,8 @@ import type { ApiDeps, ApiState } from './context';
 import { authenticate } from './middleware/auth';
 import { errorHandler } from './middleware/error-handler';
 import { requestId } from './middleware/request-id';
+import { adminApiKeysRouter } from './routes/admin-api-keys';
+import { adminTenantsRouter } from './routes/admin-tenants';
 import { chatCompletionsRouter } from './routes/chat-completions';
 import { contextRouter } from './routes/context';
 import { devRouter } from './routes/dev';
@@ -19,19 +21,12 @@ import { searchRouter } from './routes/search';
 import { sessionsRouter } from './routes/sessions';
 import { usersRouter } from './routes/users';
 
-/** The Koa app: every route under `/v1` and, for remdb-style clients, `/api/v1`. */
-export function createApp(deps: ApiDeps): Koa<ApiState> {
-  const app = new Koa<ApiState>({ proxy: false });
-  app.on('error', (err: Error, ctx?: { state?: Partial<ApiState> }) => {
-    (ctx?.state?.log ?? deps.log).error({ err }, 'request failed');
-  });
-
-  const health = healthRouter(deps);
-  const v1 = new Router<ApiState>();
-  const dev = devRouter(deps);
-  v1.use(dev.routes());
-  v1.use(authenticate(deps.pool, deps.config.allowAnonymous));
-  for (const router of [
+/**
+ * Every router mounted under `/v1` behind authentication, in mount order; the
+ * route walk tests and the OpenAPI document enumerate exactly these.
+ */
+export function v1Routers(deps: ApiDeps): Router<ApiState>[] {
+  return [
     modelsRouter(deps),
     chatCompletionsRouter(deps),
     sessionsRouter(deps),
@@ -43,7 +38,24 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
     usersRouter(deps),
     filesRouter(deps),
     searchRouter(deps),
-  ]) {
+    adminApiKeysRouter(deps),
+    adminTenantsRouter(deps),
+  ];
+}
+
+/** The Koa app: every route under `/v1` and, for remdb-style clients, `/api/v1`. */
+export function createApp(deps: ApiDeps): Koa<ApiState> {
+  const app = new Koa<ApiState>({ proxy: false });
+  app.on('error', (err: Error, ctx?: { state?: Partial<ApiState> }) => {
+    (ctx?.state?.log ?? deps.log).error({ err }, 'request failed');
+  });
+
+  const health = healthRouter(deps);
+  const v1 = new Router<ApiState>();
+  const dev = devRouter(deps);
+  v1.use(dev.routes());
+  v1.use(authenticate(deps.auth));
+  for (const router of v1Routers(deps)) {
     v1.use(router.routes(), router.allowedMethods());
   }
   const root = new Router<ApiState>();

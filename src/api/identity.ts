@@ -10,6 +10,9 @@ export function callerUserId(
   ctx: ApiContext,
   body?: { user?: unknown; user_id?: unknown },
 ): string | null {
+  // A JWT fixes its user (`sub`): the caller cannot speak for another.
+  const fixed = (ctx.state as Partial<ApiContext['state']>).principal?.userId;
+  if (fixed) return fixed;
   const raw = ctx.get('X-User-Id') || body?.user_id || body?.user;
   if (raw === undefined || raw === null || raw === '') return null;
   const parsed = UserId.safeParse(raw);

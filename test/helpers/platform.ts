@@ -57,6 +57,10 @@ export async function platformEnv(
     MEMORY_MODEL: 'simulator',
     EVENT_BATCH_MS: '10',
     BLOB_DIR: path.join(PROJECT_ROOT, '.reverie', 'test-blobs'),
+    // Limits high enough that no test is throttled unless it sets its own.
+    RATE_RPS: '100000',
+    RATE_BURST: '1000000',
+    ADMIN_TOKEN: `admin-${randomUUID()}`,
     ...overrides,
   };
 }
