@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app';
 import { Authenticator } from './auth/authenticator';
+import { RateLimits } from './limits/rate-limits';
 import { ApiMetrics } from './api/middleware/metrics';
 import { createBlobStore, S3BlobStore } from './blob';
 import type { Config } from './config';
@@ -35,6 +36,8 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   const auth = new Authenticator(pool, config, log);
   // Revocations and tenant changes arrive on the hub's one LISTEN connection.
   auth.listen(hub);
+  const limits = new RateLimits(pool, config.rateLimits);
+  limits.listen(hub);
   await hub.start();
   const blobs = createBlobStore(config);
   // A development MinIO starts without the bucket; a missing one is created once.
@@ -63,6 +66,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     blobs,
     embedder: createEmbedder(config),
     auth,
+    limits,
   });
   const handle = app.callback();
   const server = http.createServer(

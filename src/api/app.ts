@@ -4,8 +4,10 @@ import Koa from 'koa';
 import type { ApiDeps, ApiState } from './context';
 import { authenticate } from './middleware/auth';
 import { errorHandler } from './middleware/error-handler';
+import { rateLimit } from './middleware/rate-limit';
 import { requestId } from './middleware/request-id';
 import { adminApiKeysRouter } from './routes/admin-api-keys';
+import { adminRateLimitRouter } from './routes/admin-rate-limit';
 import { adminTenantsRouter } from './routes/admin-tenants';
 import { chatCompletionsRouter } from './routes/chat-completions';
 import { contextRouter } from './routes/context';
@@ -40,6 +42,7 @@ export function v1Routers(deps: ApiDeps): Router<ApiState>[] {
     searchRouter(deps),
     adminApiKeysRouter(deps),
     adminTenantsRouter(deps),
+    adminRateLimitRouter(deps),
   ];
 }
 
@@ -55,6 +58,7 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   const dev = devRouter(deps);
   v1.use(dev.routes());
   v1.use(authenticate(deps.auth));
+  v1.use(rateLimit(deps.limits));
   for (const router of v1Routers(deps)) {
     v1.use(router.routes(), router.allowedMethods());
   }

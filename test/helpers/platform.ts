@@ -60,6 +60,7 @@ export async function platformEnv(
     // Limits high enough that no test is throttled unless it sets its own.
     RATE_RPS: '100000',
     RATE_BURST: '1000000',
+    MAX_CONCURRENT_TURNS: '1000',
     ADMIN_TOKEN: `admin-${randomUUID()}`,
     ...overrides,
   };

@@ -5,6 +5,7 @@ import { getMessage } from '../../db/messages';
 import { AppError, InvalidRequestError } from '../../errors';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 import { route } from '../route-spec';
+import { checkConcurrentTurns } from '../../limits/concurrent-turns';
 import { callerUserId, idempotencyKey, sessionIdHeader, wantsExtendedEvents } from '../identity';
 import { OpenAIChunkRenderer } from '../render/openai-chunks';
 import { pipeRunEvents } from '../render/run-stream';
@@ -80,6 +81,11 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
     },
     async (ctx: ApiContext) => {
       const body = parseInput(ChatCompletionBody, requestBody(ctx), 'chat completion request');
+      const maxMessages = deps.config.security.chatMaxMessages;
+      if (body.messages.length > maxMessages)
+        throw new InvalidRequestError(`messages may hold at most ${maxMessages} entries`, {
+          issues: [{ path: 'messages', message: `at most ${maxMessages}`, code: 'too_big' }],
+        });
       const { system, turn, history } = splitConversation(body.messages);
       if (turn.length === 0 || turn.every((m) => m.content.trim() === '')) {
         throw new InvalidRequestError('the conversation must end with a non-empty user message');
@@ -88,6 +94,7 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
       const extended = wantsExtendedEvents(ctx, body.stream_options?.include_events);
       const userId = callerUserId(ctx, body);
       const model = body.model === 'default' ? deps.models.defaultModel : body.model;
+      await checkConcurrentTurns(deps.pool, deps.config.rateLimits, ctx.state.principal, userId);
       const started = Date.now();
       const { run, sessionId: sid } = await deps.turns.start({
         tenantId: ctx.state.principal.tenantId,

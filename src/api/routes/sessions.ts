@@ -16,6 +16,7 @@ import { AppError, InvalidRequestError, NotFoundError } from '../../errors';
 import { suggestFollowUps } from '../../suggestions/follow-ups';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 import { route } from '../route-spec';
+import { checkConcurrentTurns } from '../../limits/concurrent-turns';
 import { callerUserId, idempotencyKey, pathId, uuidParam, wantsExtendedEvents } from '../identity';
 import { OpenAIChunkRenderer } from '../render/openai-chunks';
 import { messageJson, runJson } from '../render/run-json';
@@ -188,9 +189,11 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
       const session = await load(ctx);
       const body = parseInput(PostMessageBody, requestBody(ctx), 'message');
       const model = !body.model || body.model === 'default' ? deps.models.defaultModel : body.model;
+      const userId = callerUserId(ctx, body) ?? session.user_id;
+      await checkConcurrentTurns(deps.pool, deps.config.rateLimits, ctx.state.principal, userId);
       const { run } = await deps.turns.start({
         tenantId: session.tenant_id,
-        userId: callerUserId(ctx, body) ?? session.user_id,
+        userId,
         sessionId: session.id,
         input: {
           messages: [{ role: 'user', content: body.content }],
