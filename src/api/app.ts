@@ -18,6 +18,7 @@ import { filesRouter, skipBodyParserForUploads } from './routes/files';
 import { healthRouter, liveness } from './routes/health';
 import { memoriesRouter } from './routes/memories';
 import { modelsRouter } from './routes/models';
+import { openapiRouter } from './routes/openapi';
 import { runsRouter } from './routes/runs';
 import { searchRouter } from './routes/search';
 import { sessionsRouter } from './routes/sessions';
@@ -56,10 +57,13 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   const health = healthRouter(deps);
   const v1 = new Router<ApiState>();
   const dev = devRouter(deps);
+  const routers = v1Routers(deps);
+  const openapi = openapiRouter([dev, ...routers], [health]);
   v1.use(dev.routes());
+  v1.use(openapi.routes());
   v1.use(authenticate(deps.auth));
   v1.use(rateLimit(deps.limits));
-  for (const router of v1Routers(deps)) {
+  for (const router of routers) {
     v1.use(router.routes(), router.allowedMethods());
   }
   const root = new Router<ApiState>();

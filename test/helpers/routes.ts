@@ -3,6 +3,7 @@ import { v1Routers } from '../../src/api/app';
 import type { ApiDeps, ApiState } from '../../src/api/context';
 import { healthRouter } from '../../src/api/routes/health';
 import { devRouter } from '../../src/api/routes/dev';
+import { openapiRouter } from '../../src/api/routes/openapi';
 import { specsOf, type RouteSpec } from '../../src/api/route-spec';
 import type { Config } from '../../src/config';
 
@@ -23,6 +24,7 @@ export function mountedRouters(
   return [
     { name: 'health', router: healthRouter(deps), root: true },
     { name: 'dev', router: devRouter(deps), root: false },
+    { name: 'openapi', router: openapiRouter([], []), root: false },
     ...v1Routers(deps).map((router, i) => ({ name: `v1[${i}]`, router, root: false })),
   ];
 }
