@@ -3,9 +3,11 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { ApiDeps, ApiState } from './context';
 import { authenticate } from './middleware/auth';
+import { cors } from './middleware/cors';
 import { errorHandler } from './middleware/error-handler';
 import { rateLimit } from './middleware/rate-limit';
 import { requestId } from './middleware/request-id';
+import { securityHeaders } from './middleware/security-headers';
 import { adminApiKeysRouter } from './routes/admin-api-keys';
 import { adminRateLimitRouter } from './routes/admin-rate-limit';
 import { adminTenantsRouter } from './routes/admin-tenants';
@@ -71,6 +73,8 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   root.use('/v1', v1.routes(), v1.allowedMethods());
   root.use('/api/v1', v1.routes(), v1.allowedMethods());
 
+  app.use(securityHeaders());
+  app.use(cors(deps.config.security.corsOrigins));
   app.use(liveness());
   app.use(requestId(deps.log));
   app.use(errorHandler(deps.config.maxBodyBytes));

@@ -124,10 +124,11 @@ export interface ReverieProcess {
 export async function spawnReverie(
   command: 'api' | 'worker',
   env: Record<string, string>,
+  options: { logLevel?: string } = {},
 ): Promise<ReverieProcess> {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'reverie.js'), command], {
     cwd: PROJECT_ROOT,
-    env: { ...env, LOG_LEVEL: 'info' },
+    env: { ...env, LOG_LEVEL: options.logLevel ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
