@@ -8,12 +8,28 @@ export function createLogger(level: string, name = 'reverie'): Logger {
     name,
     level,
     redact: {
+      // Credentials by where they travel: headers, config objects, request
+      // and response bodies (keys, tokens, webhook secrets).
       paths: [
         'req.headers.authorization',
+        'req.headers.cookie',
+        'req.headers["x-admin-token"]',
+        'res.headers["set-cookie"]',
         'headers.authorization',
+        'headers.cookie',
         '*.apiKey',
         '*.api_key',
         'apiKey',
+        'adminToken',
+        '*.adminToken',
+        'security.adminToken',
+        '*.secretAccessKey',
+        'key',
+        '*.key',
+        'token',
+        '*.token',
+        'webhook_secret',
+        '*.webhook_secret',
         'password',
         '*.password',
       ],

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app';
+import { Authenticator } from './auth/authenticator';
+import { RateLimits } from './limits/rate-limits';
 import { ApiMetrics } from './api/middleware/metrics';
 import { createBlobStore, S3BlobStore } from './blob';
 import type { Config } from './config';
@@ -32,6 +34,11 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   const pool = createPool(config.databaseUrl, config.databasePoolMax);
   const temporal = await connectClient(config);
   const hub = new EventHub(config.databaseUrl, log);
+  const auth = new Authenticator(pool, config, log);
+  // Revocations and tenant changes arrive on the hub's one LISTEN connection.
+  auth.listen(hub);
+  const limits = new RateLimits(pool, config.rateLimits);
+  limits.listen(hub);
   await hub.start();
   const blobs = createBlobStore(config);
   // A development MinIO starts without the bucket; a missing one is created once.
@@ -59,9 +66,14 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     checkBlobStore: () => blobs.check(),
     blobs,
     embedder: createEmbedder(config),
+    auth,
+    limits,
   });
   const handle = app.callback();
-  const server = http.createServer((req, res) => void handle(req, res));
+  const server = http.createServer(
+    { maxHeaderSize: config.security.maxHeaderBytes },
+    (req, res) => void handle(req, res),
+  );
   // SSE streams are long-lived; the defaults would cut them.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
@@ -80,6 +92,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       sweeper.stop();
+      await auth.lastUsed.flush();
       await hub.stop();
       await temporal.connection.close().catch(() => undefined);
       await pool.end().catch(() => undefined);

@@ -3,8 +3,14 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { ApiDeps, ApiState } from './context';
 import { authenticate } from './middleware/auth';
+import { cors } from './middleware/cors';
 import { errorHandler } from './middleware/error-handler';
+import { rateLimit } from './middleware/rate-limit';
 import { requestId } from './middleware/request-id';
+import { securityHeaders } from './middleware/security-headers';
+import { adminApiKeysRouter } from './routes/admin-api-keys';
+import { adminRateLimitRouter } from './routes/admin-rate-limit';
+import { adminTenantsRouter } from './routes/admin-tenants';
 import { chatCompletionsRouter } from './routes/chat-completions';
 import { contextRouter } from './routes/context';
 import { devRouter } from './routes/dev';
@@ -14,24 +20,18 @@ import { filesRouter, skipBodyParserForUploads } from './routes/files';
 import { healthRouter, liveness } from './routes/health';
 import { memoriesRouter } from './routes/memories';
 import { modelsRouter } from './routes/models';
+import { openapiRouter } from './routes/openapi';
 import { runsRouter } from './routes/runs';
 import { searchRouter } from './routes/search';
 import { sessionsRouter } from './routes/sessions';
 import { usersRouter } from './routes/users';
 
-/** The Koa app: every route under `/v1` and, for remdb-style clients, `/api/v1`. */
-export function createApp(deps: ApiDeps): Koa<ApiState> {
-  const app = new Koa<ApiState>({ proxy: false });
-  app.on('error', (err: Error, ctx?: { state?: Partial<ApiState> }) => {
-    (ctx?.state?.log ?? deps.log).error({ err }, 'request failed');
-  });
-
-  const health = healthRouter(deps);
-  const v1 = new Router<ApiState>();
-  const dev = devRouter(deps);
-  v1.use(dev.routes());
-  v1.use(authenticate(deps.pool, deps.config.allowAnonymous));
-  for (const router of [
+/**
+ * Every router mounted under `/v1` behind authentication, in mount order; the
+ * route walk tests and the OpenAPI document enumerate exactly these.
+ */
+export function v1Routers(deps: ApiDeps): Router<ApiState>[] {
+  return [
     modelsRouter(deps),
     chatCompletionsRouter(deps),
     sessionsRouter(deps),
@@ -43,7 +43,29 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
     usersRouter(deps),
     filesRouter(deps),
     searchRouter(deps),
-  ]) {
+    adminApiKeysRouter(deps),
+    adminTenantsRouter(deps),
+    adminRateLimitRouter(deps),
+  ];
+}
+
+/** The Koa app: every route under `/v1` and, for remdb-style clients, `/api/v1`. */
+export function createApp(deps: ApiDeps): Koa<ApiState> {
+  const app = new Koa<ApiState>({ proxy: false });
+  app.on('error', (err: Error, ctx?: { state?: Partial<ApiState> }) => {
+    (ctx?.state?.log ?? deps.log).error({ err }, 'request failed');
+  });
+
+  const health = healthRouter(deps);
+  const v1 = new Router<ApiState>();
+  const dev = devRouter(deps);
+  const routers = v1Routers(deps);
+  const openapi = openapiRouter([dev, ...routers], [health]);
+  v1.use(dev.routes());
+  v1.use(openapi.routes());
+  v1.use(authenticate(deps.auth));
+  v1.use(rateLimit(deps.limits));
+  for (const router of routers) {
     v1.use(router.routes(), router.allowedMethods());
   }
   const root = new Router<ApiState>();
@@ -51,6 +73,8 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   root.use('/v1', v1.routes(), v1.allowedMethods());
   root.use('/api/v1', v1.routes(), v1.allowedMethods());
 
+  app.use(securityHeaders());
+  app.use(cors(deps.config.security.corsOrigins));
   app.use(liveness());
   app.use(requestId(deps.log));
   app.use(errorHandler(deps.config.maxBodyBytes));

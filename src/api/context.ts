@@ -1,4 +1,6 @@
 import type Koa from 'koa';
+import type { Authenticator } from '../auth/authenticator';
+import type { RateLimits } from '../limits/rate-limits';
 import type { BlobStore } from '../blob';
 import type { Config } from '../config';
 import type { Pool } from '../db/pool';
@@ -32,6 +34,10 @@ export interface ApiDeps {
   checkBlobStore: () => Promise<void>;
   /** Uploaded files (fs or S3). */
   blobs: BlobStore;
+  /** Resolves each request's caller (keys cached per process, JWTs, ADMIN_TOKEN). */
+  auth: Authenticator;
+  /** Request limits shared by every replica (Postgres), with the bypass list. */
+  limits: RateLimits;
   /** Embeds search queries (the same embedder the worker stores chunks with). */
   embedder: Embedder;
 }

@@ -22,6 +22,9 @@ export function callerUserId(
   ctx: ApiContext,
   body?: { user?: unknown; user_id?: unknown },
 ): string | null {
+  // A JWT fixes its user (`sub`): the caller cannot speak for another.
+  const fixed = (ctx.state as Partial<ApiContext['state']>).principal?.userId;
+  if (fixed) return fixed;
   const header = headerText(ctx, 'X-User-Id');
   // Body and query values may come from callers that did not go through parseInput.
   assertStorableText(body?.user_id, 'user_id');

@@ -14,6 +14,7 @@ import { runSearch } from './search';
 import { runMemories } from './memories';
 import { runDream } from './dream';
 import { runSchedule } from './schedule';
+import { runKeys } from './keys';
 
 const USAGE = `usage: reverie <command>
 
@@ -27,6 +28,7 @@ commands:
   search    search files, memories, moments and messages (reverie search QUERY)
   dream     start a dreaming run for a user (reverie dream --user U [--now])
   schedule  show or change the tenant's dreaming schedule (reverie schedule show|set|pause|resume)
+  keys      create, list or revoke API keys (reverie keys create|list|revoke)
 `;
 
 /** Entry point of the `reverie` command; resolves to the exit code. */
@@ -74,6 +76,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runDream(argv.slice(argv.indexOf('dream') + 1), config);
       case 'schedule':
         return await runSchedule(argv.slice(argv.indexOf('schedule') + 1), config);
+      case 'keys':
+        return await runKeys(argv.slice(argv.indexOf('keys') + 1), config);
       default:
         process.stdout.write(USAGE);
         return command ? 2 : 0;

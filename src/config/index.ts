@@ -138,7 +138,64 @@ const envSchema = z.object({
   MEMORY_RECALL_MIN_SCORE: decimal(-1, 0.15, 1),
   MEMORY_DEDUPE_THRESHOLD: decimal(0, 0.95, 1),
   MEMORY_RELATED_MIN_SCORE: decimal(-1, 0.3, 1),
+
+  // Security and limits (issue 6).
+  ADMIN_TOKEN: optionalString,
+  KEY_LAST_USED_FLUSH_MS: integer(100, 60_000),
+  AUTH_JWT_ISSUER: optionalString,
+  AUTH_JWT_JWKS_URL: optionalString,
+  AUTH_JWT_AUDIENCE: optionalString,
+  AUTH_JWT_TENANT_CLAIM: z.string().default('tenant_id'),
+  AUTH_JWT_CLOCK_SKEW_S: integer(0, 30, 3600),
+  RATE_LIMITS: flag(true),
+  RATE_RPS: decimal(0.001, 10, 1_000_000),
+  RATE_BURST: integer(1, 50),
+  RATE_TIERS: z.string().default('').transform(parseTiers),
+  RATE_TENANT_FACTOR: integer(1, 10),
+  MAX_CONCURRENT_TURNS: integer(1, 4),
+  SSE_MAX_PER_KEY: integer(1, 20),
+  CHAT_MAX_MESSAGES: integer(1, 500),
+  MAX_HEADER_BYTES: integer(1024, 16 * 1024),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim().replace(/\/+$/, ''))
+        .filter(Boolean),
+    ),
 });
+
+/** Tiers a tenant (or the anonymous caller) can be on. */
+export const TIERS = ['anonymous', 'free', 'pro', 'enterprise'] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** Per-tier limits; any field left out falls back to RATE_RPS / RATE_BURST / MAX_CONCURRENT_TURNS. */
+const TierLimits = z
+  .object({
+    rps: z.number().positive().optional(),
+    burst: z.number().int().positive().optional(),
+    max_concurrent_turns: z.number().int().positive().optional(),
+  })
+  .strict();
+const TierTable = z.partialRecord(z.enum(TIERS), TierLimits);
+
+/** `RATE_TIERS`: JSON `{"anonymous": {"rps": 1, "burst": 5}, "pro": {...}}`. */
+function parseTiers(v: string, ctx: z.RefinementCtx): z.infer<typeof TierTable> {
+  if (!v.trim()) return {};
+  try {
+    const parsed = TierTable.safeParse(JSON.parse(v));
+    if (parsed.success) return parsed.data;
+    ctx.addIssue({ code: 'custom', message: parsed.error.issues[0]?.message ?? 'invalid' });
+  } catch {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be JSON like {"pro": {"rps": 20, "burst": 40}}',
+    });
+  }
+  return z.NEVER;
+}
 
 export type Config = ReturnType<typeof toConfig>;
 
@@ -249,6 +306,37 @@ function toConfig(env: z.infer<typeof envSchema>) {
       userConcurrency: env.DREAM_USER_CONCURRENCY,
       /** Default catch-up window of a tenant's dreaming schedule. */
       catchupWindow: env.DREAM_CATCHUP_WINDOW,
+    },
+    security: {
+      /** Bootstrap admin credential (a bearer token); unset: no such credential. */
+      adminToken: env.ADMIN_TOKEN,
+      /** How often each API process writes the `last_used_at` of keys it saw (one batched update). */
+      lastUsedFlushMs: env.KEY_LAST_USED_FLUSH_MS,
+      jwt: env.AUTH_JWT_ISSUER
+        ? {
+            issuer: env.AUTH_JWT_ISSUER,
+            jwksUrl: env.AUTH_JWT_JWKS_URL,
+            audience: env.AUTH_JWT_AUDIENCE,
+            tenantClaim: env.AUTH_JWT_TENANT_CLAIM,
+            clockSkewSeconds: env.AUTH_JWT_CLOCK_SKEW_S,
+          }
+        : undefined,
+      corsOrigins: env.CORS_ORIGINS,
+      /** Open SSE streams one key (or anonymous IP) may hold at once (429 above). */
+      sseMaxPerKey: env.SSE_MAX_PER_KEY,
+      /** Largest `messages` array of a chat completion. */
+      chatMaxMessages: env.CHAT_MAX_MESSAGES,
+      /** Node's limit on the total size of request headers (431 above). */
+      maxHeaderBytes: env.MAX_HEADER_BYTES,
+    },
+    rateLimits: {
+      enabled: env.RATE_LIMITS,
+      rps: env.RATE_RPS,
+      burst: env.RATE_BURST,
+      maxConcurrentTurns: env.MAX_CONCURRENT_TURNS,
+      tiers: env.RATE_TIERS,
+      /** A tenant's callers together get this many times one caller's limit. */
+      tenantFactor: env.RATE_TENANT_FACTOR,
     },
     /** A prebuilt workflow bundle (tests, production images) instead of bundling at start. */
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH,

@@ -12,6 +12,12 @@ interface SharedRead {
 /** Called on each wake, with the notified events when the notification carried them. */
 type Waker = (events?: RunEvent[]) => void;
 
+/**
+ * Called with a notification's payload on an extra channel, or with undefined
+ * after a reconnect (notifications may have been missed: forget what you cached).
+ */
+export type NoticeHandler = (payload: string | undefined) => void;
+
 /** Notified events kept per run with readers (readers further behind read the table). */
 const RECENT_EVENTS = 256;
 
@@ -35,6 +41,8 @@ export class EventHub {
   private readonly recent = new Map<string, RunEvent[]>();
   /** Per run: when the latest wake happened (performance.now()), for the relay latency metric. */
   private readonly wokenAt = new Map<string, number>();
+  /** Extra channels (e.g. security changes) and who hears them. */
+  private readonly channels = new Map<string, Set<NoticeHandler>>();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
 
@@ -50,6 +58,10 @@ export class EventHub {
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.databaseUrl });
     client.on('notification', (msg) => {
+      if (msg.channel !== RUN_EVENTS_CHANNEL) {
+        for (const handler of this.channels.get(msg.channel) ?? []) handler(msg.payload ?? '');
+        return;
+      }
       const note = parseNotification(msg.payload ?? '');
       if (!note) return;
       // Nobody reads this run here: no need to decode its events.
@@ -64,7 +76,11 @@ export class EventHub {
     });
     await client.connect();
     await client.query(`listen ${RUN_EVENTS_CHANNEL}`);
+    for (const channel of this.channels.keys()) await client.query(`listen ${channel}`);
     this.client = client;
+    // Whatever the other channels' listeners cached may have changed unheard.
+    for (const handlers of this.channels.values())
+      for (const handler of handlers) handler(undefined);
     // Anything committed while we were disconnected is picked up by readers now.
     for (const runId of this.wakers.keys()) this.wake(runId);
   }
@@ -83,6 +99,23 @@ export class EventHub {
         this.scheduleReconnect();
       });
     }, 500);
+  }
+
+  /**
+   * Hear notifications on another channel over this same connection (one
+   * LISTEN connection per process). `channel` is a constant identifier, never
+   * user input. Register before {@link start}, or the channel is listened to
+   * at the next (re)connect and on the current connection right away.
+   */
+  onNotice(channel: string, handler: NoticeHandler): void {
+    if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`bad channel name ${channel}`);
+    let set = this.channels.get(channel);
+    if (!set) {
+      set = new Set();
+      this.channels.set(channel, set);
+      void this.client?.query(`listen ${channel}`).catch(() => this.scheduleReconnect());
+    }
+    set.add(handler);
   }
 
   /** Call `waker` whenever the run gets new events; returns the unsubscribe function. */

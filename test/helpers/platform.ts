@@ -57,6 +57,11 @@ export async function platformEnv(
     MEMORY_MODEL: 'simulator',
     EVENT_BATCH_MS: '10',
     BLOB_DIR: path.join(PROJECT_ROOT, '.reverie', 'test-blobs'),
+    // Limits high enough that no test is throttled unless it sets its own.
+    RATE_RPS: '100000',
+    RATE_BURST: '1000000',
+    MAX_CONCURRENT_TURNS: '1000',
+    ADMIN_TOKEN: `admin-${randomUUID()}`,
     ...overrides,
   };
 }
@@ -119,10 +124,11 @@ export interface ReverieProcess {
 export async function spawnReverie(
   command: 'api' | 'worker',
   env: Record<string, string>,
+  options: { logLevel?: string } = {},
 ): Promise<ReverieProcess> {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'reverie.js'), command], {
     cwd: PROJECT_ROOT,
-    env: { ...env, LOG_LEVEL: 'info' },
+    env: { ...env, LOG_LEVEL: options.logLevel ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

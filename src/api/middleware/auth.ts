@@ -1,40 +1,44 @@
 import type Koa from 'koa';
-import { DEFAULT_TENANT_ID } from '../../config';
-import { hashApiKey } from '../../db/api-keys';
-import type { Pool } from '../../db/pool';
-import { maybeOne } from '../../db/sql';
-import { UnauthorizedError } from '../../errors';
+import type { Authenticator } from '../../auth/authenticator';
+import { hasScope, type Principal } from '../../auth/principal';
+import { AppError } from '../../errors';
 
-export interface Principal {
-  tenantId: string;
-  scopes: string[];
-  keyId: string | null;
-}
+export type { Principal } from '../../auth/principal';
 
 /**
- * Resolve the caller's tenant from `Authorization: Bearer <key>`. A presented
- * key that is not valid is always 401, never a fall-back to anonymous.
+ * Resolve the caller from `Authorization: Bearer <key | jwt | ADMIN_TOKEN>`
+ * (API.md "Identity and headers"). A presented credential that is not valid is
+ * always 401, never a fall-back to anonymous.
  */
-export function authenticate(pool: Pool, allowAnonymous: boolean) {
+export function authenticate(authenticator: Authenticator) {
   return async function authenticateMiddleware(ctx: Koa.Context, next: Koa.Next) {
-    const header = ctx.get('Authorization');
-    let principal: Principal;
-    if (header) {
-      const match = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!match) throw new UnauthorizedError('Authorization must be "Bearer <api key>"');
-      const key = await maybeOne<{ id: string; tenant_id: string; scopes: string[] }>(
-        pool,
-        'select id, tenant_id, scopes from api_keys where key_hash = $1 and revoked_at is null',
-        [hashApiKey(match[1])],
-      );
-      if (!key) throw new UnauthorizedError('invalid API key');
-      principal = { tenantId: key.tenant_id, scopes: key.scopes, keyId: key.id };
-    } else if (allowAnonymous) {
-      principal = { tenantId: DEFAULT_TENANT_ID, scopes: ['chat', 'files'], keyId: null };
-    } else {
-      throw new UnauthorizedError();
-    }
-    ctx.state.principal = principal;
+    ctx.state.principal = await authenticator.authenticate({
+      authorization: ctx.get('Authorization'),
+      tenantHeader: ctx.get('X-Tenant-Id'),
+      ip: ctx.ip,
+    });
     await next();
   };
+}
+
+/** A route's declared scope; `public` routes need none (they run before authentication). */
+export type RouteScope = 'chat' | 'files' | 'memories' | 'dreaming' | 'admin' | 'public';
+
+/** The scope-checking middleware, marked with its scope so tests can find routes without one. */
+export type ScopeMiddleware = Koa.Middleware & { scope: RouteScope };
+
+/**
+ * 403 `forbidden` unless the caller holds `scope` (API.md "Errors"). The
+ * returned middleware carries `scope`, which the route walk test reads.
+ */
+export function requireScope(scope: RouteScope): ScopeMiddleware {
+  const middleware = async function requireScopeMiddleware(ctx: Koa.Context, next: Koa.Next) {
+    if (scope !== 'public' && !hasScope(ctx.state.principal as Principal, scope)) {
+      throw new AppError(403, 'forbidden', `this key lacks the "${scope}" scope`, {
+        required_scope: scope,
+      });
+    }
+    await next();
+  };
+  return Object.assign(middleware, { scope });
 }

@@ -12,9 +12,13 @@ export function assignRequestId(ctx: Koa.Context): string {
   return id;
 }
 
-/** Echo `X-Request-ID` (or generate one) and give the request a scoped logger. */
+/**
+ * Echo `X-Request-ID` (or generate one) and give the request a scoped logger.
+ * At debug level each request is logged with its headers (the logger redacts
+ * credentials).
+ */
 export function requestId(log: Logger) {
-  return function requestIdMiddleware(ctx: Koa.Context, next: Koa.Next) {
+  return async function requestIdMiddleware(ctx: Koa.Context, next: Koa.Next) {
     const id = assignRequestId(ctx);
     ctx.state.requestId = id;
     // Made on first use: most requests (health checks, reads) never log.
@@ -24,6 +28,12 @@ export function requestId(log: Logger) {
       configurable: true,
       enumerable: true,
     });
-    return next();
+    await next();
+    if (log.isLevelEnabled('debug')) {
+      (ctx.state.log as Logger).debug(
+        { req: { method: ctx.method, url: ctx.path, headers: ctx.headers }, status: ctx.status },
+        'request',
+      );
+    }
   };
 }

@@ -4,6 +4,8 @@ import { FINISHED_STATUSES, getRun, type RunRow } from '../../db/runs';
 import { getMessage } from '../../db/messages';
 import { AppError, InvalidRequestError } from '../../errors';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
+import { route } from '../route-spec';
+import { checkConcurrentTurns } from '../../limits/concurrent-turns';
 import {
   callerUserId,
   headerText,
@@ -75,99 +77,115 @@ export function splitConversation(messages: Body['messages']) {
 /** `POST /chat/completions`: OpenAI-compatible, every call a durable turn. */
 export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>();
-  router.post('/chat/completions', async (ctx: ApiContext) => {
-    const body = parseInput(ChatCompletionBody, requestBody(ctx), 'chat completion request');
-    const { system, turn, history } = splitConversation(body.messages);
-    if (turn.length === 0 || turn.every((m) => m.content.trim() === '')) {
-      throw new InvalidRequestError('the conversation must end with a non-empty user message');
-    }
-    const sessionId = sessionIdHeader(ctx);
-    const extended = wantsExtendedEvents(ctx, body.stream_options?.include_events);
-    const userId = callerUserId(ctx, body);
-    // Before the session or run exists: a model nothing serves stores nothing.
-    const model = servedModel(deps.models, body.model);
-    const started = Date.now();
-    const { run, sessionId: sid } = await deps.turns.start({
-      tenantId: ctx.state.principal.tenantId,
-      userId,
-      sessionId,
-      seedHistory: history,
-      input: {
-        messages: turn,
-        system,
-        temperature: body.temperature ?? undefined,
-        max_tokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
-        agent: headerText(ctx, 'X-Agent-Schema') || 'default',
-      },
-      model,
-      strategy: body.multitask_strategy ?? 'enqueue',
-      idempotencyKey: idempotencyKey(ctx),
-      requestFingerprint: { route: 'chat.completions', sessionId, body },
-    });
-    deps.metrics.turnsStarted.inc();
-    const headers = {
-      'X-Run-Id': run.id,
-      'X-Session-Id': sid,
-      Location: `/v1/runs/${run.id}`,
-    };
-    const created = Math.floor(run.created_at.getTime() / 1000);
-
-    if (body.stream) {
-      const renderer = new OpenAIChunkRenderer({
-        runId: run.id,
-        model,
-        created,
-        includeUsage: body.stream_options?.include_usage ?? false,
-        extended,
-      });
-      await pipeRunEvents(ctx, deps, {
-        run,
-        afterSeq: 0,
-        headers,
-        render: (event) => renderer.render(event),
-        onFirstText: () => deps.metrics.ttft.observe((Date.now() - started) / 1000),
-      });
-      return;
-    }
-
-    const finished = await waitForRun(deps, run);
-    ctx.set(headers);
-    if (finished.status === 'failed' && finished.error?.code === 'model_not_found') {
-      // The provider did not know the model: the same 404 as an unserved one.
-      throw modelNotFound(deps.models, model, finished.error.message);
-    }
-    if (finished.status === 'failed') {
-      throw new AppError(
-        502,
-        finished.error?.code ?? 'provider_error',
-        finished.error?.message ?? 'the turn failed',
-        { run_id: run.id },
-        { expose: true },
-      );
-    }
-    const message = finished.message_id
-      ? await getMessage(deps.pool, finished.tenant_id, finished.message_id)
-      : undefined;
-    ctx.body = {
-      id: `chatcmpl-${run.id}`,
-      object: 'chat.completion',
-      created,
-      model,
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant', content: message?.content ?? '', refusal: null },
-          finish_reason: message?.incomplete_reason === 'max_tokens' ? 'length' : 'stop',
-          logprobs: null,
+  route(
+    router,
+    {
+      method: 'post',
+      path: '/chat/completions',
+      scope: 'chat',
+      body: ChatCompletionBody,
+      sse: true,
+    },
+    async (ctx: ApiContext) => {
+      const body = parseInput(ChatCompletionBody, requestBody(ctx), 'chat completion request');
+      const maxMessages = deps.config.security.chatMaxMessages;
+      if (body.messages.length > maxMessages)
+        throw new InvalidRequestError(`messages may hold at most ${maxMessages} entries`, {
+          issues: [{ path: 'messages', message: `at most ${maxMessages}`, code: 'too_big' }],
+        });
+      const { system, turn, history } = splitConversation(body.messages);
+      if (turn.length === 0 || turn.every((m) => m.content.trim() === '')) {
+        throw new InvalidRequestError('the conversation must end with a non-empty user message');
+      }
+      const sessionId = sessionIdHeader(ctx);
+      const extended = wantsExtendedEvents(ctx, body.stream_options?.include_events);
+      const userId = callerUserId(ctx, body);
+      // Before the session or run exists: a model nothing serves stores nothing.
+      const model = servedModel(deps.models, body.model);
+      await checkConcurrentTurns(deps.pool, deps.config.rateLimits, ctx.state.principal, userId);
+      const started = Date.now();
+      const { run, sessionId: sid } = await deps.turns.start({
+        tenantId: ctx.state.principal.tenantId,
+        userId,
+        sessionId,
+        seedHistory: history,
+        input: {
+          messages: turn,
+          system,
+          temperature: body.temperature ?? undefined,
+          max_tokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
+          agent: headerText(ctx, 'X-Agent-Schema') || 'default',
         },
-      ],
-      usage: {
-        prompt_tokens: finished.usage.prompt_tokens ?? 0,
-        completion_tokens: finished.usage.completion_tokens ?? 0,
-        total_tokens: finished.usage.total_tokens ?? 0,
-      },
-    };
-  });
+        model,
+        strategy: body.multitask_strategy ?? 'enqueue',
+        idempotencyKey: idempotencyKey(ctx),
+        requestFingerprint: { route: 'chat.completions', sessionId, body },
+      });
+      deps.metrics.turnsStarted.inc();
+      const headers = {
+        'X-Run-Id': run.id,
+        'X-Session-Id': sid,
+        Location: `/v1/runs/${run.id}`,
+      };
+      const created = Math.floor(run.created_at.getTime() / 1000);
+
+      if (body.stream) {
+        const renderer = new OpenAIChunkRenderer({
+          runId: run.id,
+          model,
+          created,
+          includeUsage: body.stream_options?.include_usage ?? false,
+          extended,
+        });
+        await pipeRunEvents(ctx, deps, {
+          run,
+          afterSeq: 0,
+          headers,
+          render: (event) => renderer.render(event),
+          onFirstText: () => deps.metrics.ttft.observe((Date.now() - started) / 1000),
+        });
+        return;
+      }
+
+      const finished = await waitForRun(deps, run);
+      ctx.set(headers);
+      if (finished.status === 'failed' && finished.error?.code === 'model_not_found') {
+        // The provider did not know the model: the same 404 as an unserved one.
+        throw modelNotFound(deps.models, model, finished.error.message);
+      }
+      if (finished.status === 'failed') {
+        throw new AppError(
+          502,
+          finished.error?.code ?? 'provider_error',
+          finished.error?.message ?? 'the turn failed',
+          { run_id: run.id },
+          { expose: true },
+        );
+      }
+      const message = finished.message_id
+        ? await getMessage(deps.pool, finished.tenant_id, finished.message_id)
+        : undefined;
+      ctx.body = {
+        id: `chatcmpl-${run.id}`,
+        object: 'chat.completion',
+        created,
+        model,
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: message?.content ?? '', refusal: null },
+            finish_reason: message?.incomplete_reason === 'max_tokens' ? 'length' : 'stop',
+            logprobs: null,
+          },
+        ],
+        usage: {
+          prompt_tokens: finished.usage.prompt_tokens ?? 0,
+          completion_tokens: finished.usage.completion_tokens ?? 0,
+          total_tokens: finished.usage.total_tokens ?? 0,
+        },
+      };
+    },
+  );
   return router;
 }
 

@@ -6,6 +6,7 @@ import { NotFoundError } from '../../errors';
 import { buildTurnContext } from '../../prompt/turn-context';
 import { createDefaultTools } from '../../tools/default-tools';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
+import { route } from '../route-spec';
 import { callerUserId, pathId, uuidParam } from '../identity';
 import { parseInput } from '../validation';
 
@@ -29,39 +30,43 @@ export function contextRouter(deps: ApiDeps): Router<ApiState> {
   // Definitions only: the API counts the tools' tokens, the worker runs them.
   const tools = createDefaultTools(deps.pool, deps.embedder);
 
-  router.get('/:id/context', async (ctx: ApiContext) => {
-    const tenantId = ctx.state.principal.tenantId;
-    const session = await getSession(deps.pool, tenantId, uuidParam(pathId(ctx), 'session id'));
-    if (!session) throw new NotFoundError('session');
-    const q = parseInput(ContextQuery, ctx.query, 'query');
-    const [lastRun] = await listRuns(deps.pool, tenantId, {
-      sessionId: session.id,
-      kind: 'turn',
-      limit: 1,
-    });
-    const requested = q.model && q.model !== 'default' ? q.model : undefined;
-    const model = requested ?? lastRun?.model ?? deps.models.defaultModel;
-    const userId = callerUserId(ctx) ?? lastRun?.user_id ?? session.user_id;
-    const context = await buildTurnContext(
-      { pool: deps.pool, config: deps.config, embedder: deps.embedder, log: ctx.state.log },
-      {
-        tenantId,
+  route(
+    router,
+    { method: 'get', path: '/:id/context', scope: 'chat', query: ContextQuery },
+    async (ctx: ApiContext) => {
+      const tenantId = ctx.state.principal.tenantId;
+      const session = await getSession(deps.pool, tenantId, uuidParam(pathId(ctx), 'session id'));
+      if (!session) throw new NotFoundError('session');
+      const q = parseInput(ContextQuery, ctx.query, 'query');
+      const [lastRun] = await listRuns(deps.pool, tenantId, {
         sessionId: session.id,
-        userId,
-        model,
-        turnSystem: q.system ? [q.system] : [],
-        tools: tools.definitions(),
-        pendingUserMessage: q.message,
-      },
-    );
-    ctx.body = {
-      object: 'session.context',
-      session_id: session.id,
-      user_id: userId,
-      ...context,
-      messages: q.messages === 'true' ? context.messages : undefined,
-    };
-  });
+        kind: 'turn',
+        limit: 1,
+      });
+      const requested = q.model && q.model !== 'default' ? q.model : undefined;
+      const model = requested ?? lastRun?.model ?? deps.models.defaultModel;
+      const userId = callerUserId(ctx) ?? lastRun?.user_id ?? session.user_id;
+      const context = await buildTurnContext(
+        { pool: deps.pool, config: deps.config, embedder: deps.embedder, log: ctx.state.log },
+        {
+          tenantId,
+          sessionId: session.id,
+          userId,
+          model,
+          turnSystem: q.system ? [q.system] : [],
+          tools: tools.definitions(),
+          pendingUserMessage: q.message,
+        },
+      );
+      ctx.body = {
+        object: 'session.context',
+        session_id: session.id,
+        user_id: userId,
+        ...context,
+        messages: q.messages === 'true' ? context.messages : undefined,
+      };
+    },
+  );
 
   return router;
 }

@@ -5,6 +5,7 @@ import { listChanges, type ChangeRow } from '../../dreaming/dream-store';
 import { revertDreamRun } from '../../dreaming/revert';
 import { ConflictError, NotFoundError } from '../../errors';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
+import { route } from '../route-spec';
 import { callerUserId, idempotencyKey, pathId, uuidParam } from '../identity';
 import { runJson } from '../render/run-json';
 import { parseInput, requestBody } from '../validation';
@@ -63,63 +64,83 @@ export function dreamingRouter(deps: ApiDeps): Router<ApiState> {
     return run;
   };
 
-  router.post('/runs', async (ctx: ApiContext) => {
-    const body = parseInput(StartBody, requestBody(ctx) ?? {}, 'dreaming run');
-    const { run } = await deps.dreaming.start({
-      tenantId: ctx.state.principal.tenantId,
-      userId: body.user_id ?? callerUserId(ctx),
-      dryRun: body.dry_run,
-      tokenBudget: body.token_budget,
-      idempotencyKey: idempotencyKey(ctx),
-    });
-    ctx.status = 202;
-    ctx.set('X-Run-Id', run.id);
-    ctx.set('Location', `/v1/runs/${run.id}`);
-    ctx.body = runJson(run, deps.config);
-  });
+  route(
+    router,
+    { method: 'post', path: '/runs', scope: 'dreaming', body: StartBody },
+    async (ctx: ApiContext) => {
+      const body = parseInput(StartBody, requestBody(ctx) ?? {}, 'dreaming run');
+      const { run } = await deps.dreaming.start({
+        tenantId: ctx.state.principal.tenantId,
+        userId: body.user_id ?? callerUserId(ctx),
+        dryRun: body.dry_run,
+        tokenBudget: body.token_budget,
+        idempotencyKey: idempotencyKey(ctx),
+      });
+      ctx.status = 202;
+      ctx.set('X-Run-Id', run.id);
+      ctx.set('Location', `/v1/runs/${run.id}`);
+      ctx.body = runJson(run, deps.config);
+    },
+  );
 
-  router.get('/runs/:id/changes', async (ctx: ApiContext) => {
-    const run = await loadDreamRun(ctx);
-    const q = parseInput(ChangesQuery, ctx.query, 'query');
-    const rows = await listChanges(deps.pool, run.tenant_id, run.id, {
-      limit: q.limit + 1,
-      afterSeq: q.after,
-    });
-    const page = rows.slice(0, q.limit);
-    ctx.body = {
-      object: 'list',
-      run_id: run.id,
-      dry_run: Boolean((run.input as unknown as { dry_run?: boolean }).dry_run),
-      data: page.map(changeJson),
-      next_after: rows.length > q.limit ? page[page.length - 1].seq : null,
-    };
-  });
+  route(
+    router,
+    { method: 'get', path: '/runs/:id/changes', scope: 'dreaming', query: ChangesQuery },
+    async (ctx: ApiContext) => {
+      const run = await loadDreamRun(ctx);
+      const q = parseInput(ChangesQuery, ctx.query, 'query');
+      const rows = await listChanges(deps.pool, run.tenant_id, run.id, {
+        limit: q.limit + 1,
+        afterSeq: q.after,
+      });
+      const page = rows.slice(0, q.limit);
+      ctx.body = {
+        object: 'list',
+        run_id: run.id,
+        dry_run: Boolean((run.input as unknown as { dry_run?: boolean }).dry_run),
+        data: page.map(changeJson),
+        next_after: rows.length > q.limit ? page[page.length - 1].seq : null,
+      };
+    },
+  );
 
-  router.post('/runs/:id/revert', async (ctx: ApiContext) => {
-    const run = await loadDreamRun(ctx);
-    if (!FINISHED_STATUSES.includes(run.status))
-      throw new ConflictError(
-        'run_in_progress',
-        'the dreaming run is still going; cancel it or wait for it first',
+  route(
+    router,
+    { method: 'post', path: '/runs/:id/revert', scope: 'dreaming' },
+    async (ctx: ApiContext) => {
+      const run = await loadDreamRun(ctx);
+      if (!FINISHED_STATUSES.includes(run.status))
+        throw new ConflictError(
+          'run_in_progress',
+          'the dreaming run is still going; cancel it or wait for it first',
+        );
+      const outcome = await revertDreamRun(
+        { pool: deps.pool, embedder: deps.embedder },
+        run.tenant_id,
+        run.id,
       );
-    const outcome = await revertDreamRun(
-      { pool: deps.pool, embedder: deps.embedder },
-      run.tenant_id,
-      run.id,
-    );
-    ctx.body = { object: 'dreaming.revert', run_id: run.id, ...outcome };
-  });
+      ctx.body = { object: 'dreaming.revert', run_id: run.id, ...outcome };
+    },
+  );
 
-  router.get('/schedule', async (ctx: ApiContext) => {
-    const schedule = await deps.dreaming.schedule(ctx.state.principal.tenantId);
-    if (!schedule) throw new NotFoundError('dreaming schedule');
-    ctx.body = schedule;
-  });
+  route(
+    router,
+    { method: 'get', path: '/schedule', scope: 'dreaming' },
+    async (ctx: ApiContext) => {
+      const schedule = await deps.dreaming.schedule(ctx.state.principal.tenantId);
+      if (!schedule) throw new NotFoundError('dreaming schedule');
+      ctx.body = schedule;
+    },
+  );
 
-  router.put('/schedule', async (ctx: ApiContext) => {
-    const body = parseInput(ScheduleBody, requestBody(ctx) ?? {}, 'dreaming schedule');
-    ctx.body = await deps.dreaming.putSchedule(ctx.state.principal.tenantId, body);
-  });
+  route(
+    router,
+    { method: 'put', path: '/schedule', scope: 'dreaming', body: ScheduleBody },
+    async (ctx: ApiContext) => {
+      const body = parseInput(ScheduleBody, requestBody(ctx) ?? {}, 'dreaming schedule');
+      ctx.body = await deps.dreaming.putSchedule(ctx.state.principal.tenantId, body);
+    },
+  );
 
   return router;
 }

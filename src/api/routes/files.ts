@@ -9,6 +9,7 @@ import { getSession } from '../../db/sessions';
 import { InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../../errors';
 import type { FileFormat } from '../../files/formats';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
+import { route } from '../route-spec';
 import { callerUserId, idempotencyKey, pathId, resumeCursor, uuidParam } from '../identity';
 import { nativeFrame, pipeRunEvents } from '../render/run-stream';
 import { assertStorableText } from '../text-input';
@@ -69,88 +70,104 @@ export function filesRouter(deps: ApiDeps): Router<ApiState> {
     return file;
   };
 
-  router.post('/', async (ctx: ApiContext) => {
-    const q = parseInput(UploadQuery, ctx.query, 'query');
-    const tenantId = ctx.state.principal.tenantId;
-    const declared = Number(ctx.get('Content-Length') || 0);
-    // A declared size over the limit is refused before a byte is read.
-    if (declared > limit + (ctx.request.is('multipart') ? 64 * 1024 : 0))
-      throw new PayloadTooLargeError(limit);
-    const userId = callerUserId(ctx, { user_id: q.user_id });
-    const sessionId = q.session_id?.toLowerCase() ?? null;
-    if (sessionId && !(await getSession(deps.pool, tenantId, sessionId)))
-      throw new NotFoundError('session');
+  route(
+    router,
+    { method: 'post', path: '/', scope: 'files', query: UploadQuery, upload: true },
+    async (ctx: ApiContext) => {
+      const q = parseInput(UploadQuery, ctx.query, 'query');
+      const tenantId = ctx.state.principal.tenantId;
+      const declared = Number(ctx.get('Content-Length') || 0);
+      // A declared size over the limit is refused before a byte is read.
+      if (declared > limit + (ctx.request.is('multipart') ? 64 * 1024 : 0))
+        throw new PayloadTooLargeError(limit);
+      const userId = callerUserId(ctx, { user_id: q.user_id });
+      const sessionId = q.session_id?.toLowerCase() ?? null;
+      if (sessionId && !(await getSession(deps.pool, tenantId, sessionId)))
+        throw new NotFoundError('session');
 
-    const upload = ctx.request.is('multipart')
-      ? await receiveMultipart(ctx, limit, (name, type) => service.format(name, type))
-      : receiveRaw(ctx, q.filename, (name, type) => service.format(name, type));
-    const { file, run } = await service
-      .upload({
-        tenantId,
-        userId,
-        sessionId,
-        ...upload.metadata,
-        body: upload.body,
-        idempotencyKey: idempotencyKey(ctx),
-      })
-      .finally(() => upload.done?.());
-    ctx.status = 201;
-    ctx.set('Location', `/v1/files/${file.id}`);
-    ctx.body = { ...fileJson(file), run_id: run.id };
-  });
+      const upload = ctx.request.is('multipart')
+        ? await receiveMultipart(ctx, limit, (name, type) => service.format(name, type))
+        : receiveRaw(ctx, q.filename, (name, type) => service.format(name, type));
+      const { file, run } = await service
+        .upload({
+          tenantId,
+          userId,
+          sessionId,
+          ...upload.metadata,
+          body: upload.body,
+          idempotencyKey: idempotencyKey(ctx),
+        })
+        .finally(() => upload.done?.());
+      ctx.status = 201;
+      ctx.set('Location', `/v1/files/${file.id}`);
+      ctx.body = { ...fileJson(file), run_id: run.id };
+    },
+  );
 
-  router.get('/', async (ctx: ApiContext) => {
-    const { limit: n } = parseInput(ListQuery, ctx.query, 'query');
-    const rows = await listFiles(deps.pool, ctx.state.principal.tenantId, n);
-    ctx.body = { object: 'list', data: rows.map(fileJson) };
-  });
+  route(
+    router,
+    { method: 'get', path: '/', scope: 'files', query: ListQuery },
+    async (ctx: ApiContext) => {
+      const { limit: n } = parseInput(ListQuery, ctx.query, 'query');
+      const rows = await listFiles(deps.pool, ctx.state.principal.tenantId, n);
+      ctx.body = { object: 'list', data: rows.map(fileJson) };
+    },
+  );
 
-  router.get('/:id', async (ctx: ApiContext) => {
+  route(router, { method: 'get', path: '/:id', scope: 'files' }, async (ctx: ApiContext) => {
     ctx.body = fileJson(await loadFile(ctx));
   });
 
-  router.get('/:id/content', async (ctx: ApiContext) => {
-    const file = await loadFile(ctx);
-    const body = await deps.blobs.get(file.blob_key);
-    ctx.type = file.content_type;
-    ctx.length = file.size_bytes;
-    ctx.attachment(file.filename, { type: 'inline' });
-    ctx.body = body;
-  });
+  route(
+    router,
+    { method: 'get', path: '/:id/content', scope: 'files' },
+    async (ctx: ApiContext) => {
+      const file = await loadFile(ctx);
+      const body = await deps.blobs.get(file.blob_key);
+      ctx.type = file.content_type;
+      ctx.length = file.size_bytes;
+      ctx.attachment(file.filename, { type: 'inline' });
+      ctx.body = body;
+    },
+  );
 
-  router.delete('/:id', async (ctx: ApiContext) => {
+  route(router, { method: 'delete', path: '/:id', scope: 'files' }, async (ctx: ApiContext) => {
     const file = await loadFile(ctx);
     await service.remove(file);
     ctx.body = { id: file.id, object: 'file', deleted: true };
   });
 
-  router.get('/:id/events', async (ctx: ApiContext) => {
-    const file = await loadFile(ctx);
-    const run = file.run_id ? await getRun(deps.pool, file.tenant_id, file.run_id) : undefined;
-    if (!run) throw new NotFoundError('ingestion run');
-    const after = resumeCursor(ctx);
-    const preamble =
-      after === undefined
-        ? []
-        : [
-            {
-              event: 'run.state',
-              data: JSON.stringify({
-                status: run.status,
-                file_id: file.id,
-                file_status: file.status,
-                last_seq: run.last_seq,
-              }),
-            },
-          ];
-    await pipeRunEvents(ctx, deps, {
-      run,
-      afterSeq: after ?? 0,
-      headers: { 'X-Run-Id': run.id, 'X-File-Id': file.id },
-      preamble,
-      render: (event) => [nativeFrame(event)],
-    });
-  });
+  route(
+    router,
+    { method: 'get', path: '/:id/events', scope: 'files', sse: true },
+    async (ctx: ApiContext) => {
+      const file = await loadFile(ctx);
+      const run = file.run_id ? await getRun(deps.pool, file.tenant_id, file.run_id) : undefined;
+      if (!run) throw new NotFoundError('ingestion run');
+      const after = resumeCursor(ctx);
+      const preamble =
+        after === undefined
+          ? []
+          : [
+              {
+                event: 'run.state',
+                data: JSON.stringify({
+                  status: run.status,
+                  file_id: file.id,
+                  file_status: file.status,
+                  last_seq: run.last_seq,
+                }),
+              },
+            ];
+      await pipeRunEvents(ctx, deps, {
+        run,
+        afterSeq: after ?? 0,
+        headers: { 'X-Run-Id': run.id, 'X-File-Id': file.id },
+        preamble,
+        render: (event) => [nativeFrame(event)],
+      });
+    },
+  );
 
   return router;
 }

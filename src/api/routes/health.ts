@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { assignRequestId } from '../middleware/request-id';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
+import { route } from '../route-spec';
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -38,29 +39,33 @@ export function liveness() {
 export function healthRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>();
 
-  router.get('/health/ready', async (ctx: ApiContext) => {
-    const checks = await Promise.all([
-      check('postgres', () => deps.pool.query('select 1')),
-      check('temporal', () => deps.checkTemporal()),
-      check('blob_store', () => deps.checkBlobStore()),
-    ]);
-    const failed = checks.filter((c) => !c.ok);
-    ctx.status = failed.length === 0 ? 200 : 503;
-    ctx.body =
-      failed.length === 0
-        ? { status: 'ready', checks }
-        : {
-            error: {
-              code: 'unavailable',
-              message: `not ready: ${failed.map((c) => `${c.name} (${c.error})`).join(', ')}`,
-              type: 'api_error',
-              details: { checks },
-              request_id: ctx.state.requestId,
-            },
-          };
-  });
+  route(
+    router,
+    { method: 'get', path: '/health/ready', scope: 'public' },
+    async (ctx: ApiContext) => {
+      const checks = await Promise.all([
+        check('postgres', () => deps.pool.query('select 1')),
+        check('temporal', () => deps.checkTemporal()),
+        check('blob_store', () => deps.checkBlobStore()),
+      ]);
+      const failed = checks.filter((c) => !c.ok);
+      ctx.status = failed.length === 0 ? 200 : 503;
+      ctx.body =
+        failed.length === 0
+          ? { status: 'ready', checks }
+          : {
+              error: {
+                code: 'unavailable',
+                message: `not ready: ${failed.map((c) => `${c.name} (${c.error})`).join(', ')}`,
+                type: 'api_error',
+                details: { checks },
+                request_id: ctx.state.requestId,
+              },
+            };
+    },
+  );
 
-  router.get('/metrics', async (ctx: ApiContext) => {
+  route(router, { method: 'get', path: '/metrics', scope: 'public' }, async (ctx: ApiContext) => {
     ctx.type = deps.metrics.registry.contentType;
     ctx.body = await deps.metrics.registry.metrics();
   });

@@ -25,6 +25,7 @@ import {
 } from '../../memory/memory-store';
 import type { MemoryRunInput } from '../../memory/memory-run-input';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
+import { route } from '../route-spec';
 import { callerUserId, idempotencyKey, pathId, uuidParam } from '../identity';
 import { runJson } from '../render/run-json';
 import { keysetPage, parseInput, requestBody } from '../validation';
@@ -179,125 +180,145 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
     return row;
   };
 
-  router.post('/', async (ctx: ApiContext) => {
-    const body = parseInput(AddBody, requestBody(ctx), 'memory');
-    const query = parseInput(AddQuery, ctx.query, 'query');
-    const userId = requireUser(ctx, body);
-    const tenantId = ctx.state.principal.tenantId;
-    const input: MemoryRunInput = {
-      messages: body.messages,
-      text: body.text,
-      infer: body.infer,
-      metadata: body.metadata,
-    };
-    const { run } = await deps.memoryExtraction.start({
-      tenantId,
-      userId,
-      input,
-      idempotencyKey: idempotencyKey(ctx),
-      fingerprint: { route: 'memories.add', userId, body },
-    });
-    const headers = { 'X-Run-Id': run.id, Location: `/v1/runs/${run.id}` };
-    ctx.set(headers);
-    if (!query.wait) {
-      ctx.status = 202;
+  route(
+    router,
+    { method: 'post', path: '/', scope: 'memories', body: AddBody, query: AddQuery },
+    async (ctx: ApiContext) => {
+      const body = parseInput(AddBody, requestBody(ctx), 'memory');
+      const query = parseInput(AddQuery, ctx.query, 'query');
+      const userId = requireUser(ctx, body);
+      const tenantId = ctx.state.principal.tenantId;
+      const input: MemoryRunInput = {
+        messages: body.messages,
+        text: body.text,
+        infer: body.infer,
+        metadata: body.metadata,
+      };
+      const { run } = await deps.memoryExtraction.start({
+        tenantId,
+        userId,
+        input,
+        idempotencyKey: idempotencyKey(ctx),
+        fingerprint: { route: 'memories.add', userId, body },
+      });
+      const headers = { 'X-Run-Id': run.id, Location: `/v1/runs/${run.id}` };
+      ctx.set(headers);
+      if (!query.wait) {
+        ctx.status = 202;
+        ctx.body = {
+          object: 'memory.add',
+          run_id: run.id,
+          status: run.status,
+          results: null,
+          run: runJson(run, deps.config),
+        };
+        return;
+      }
+      const outcome = await deps.memoryExtraction.outcome(run, query.timeout);
+      if (outcome.status === 'failed') {
+        throw new AppError(
+          outcome.error.code === 'provider_error' ? 502 : 500,
+          outcome.error.code,
+          outcome.error.message,
+          { run_id: run.id },
+          { expose: true },
+        );
+      }
       ctx.body = {
         object: 'memory.add',
         run_id: run.id,
-        status: run.status,
-        results: null,
-        run: runJson(run, deps.config),
+        status: 'succeeded',
+        results: outcome.results,
+        usage: outcome.usage,
       };
-      return;
-    }
-    const outcome = await deps.memoryExtraction.outcome(run, query.timeout);
-    if (outcome.status === 'failed') {
-      throw new AppError(
-        outcome.error.code === 'provider_error' ? 502 : 500,
-        outcome.error.code,
-        outcome.error.message,
-        { run_id: run.id },
-        { expose: true },
-      );
-    }
-    ctx.body = {
-      object: 'memory.add',
-      run_id: run.id,
-      status: 'succeeded',
-      results: outcome.results,
-      usage: outcome.usage,
-    };
-  });
+    },
+  );
 
-  router.get('/', async (ctx: ApiContext) => {
-    const q = parseInput(ListQuery, ctx.query, 'query');
-    const userId = requireUser(ctx, { user_id: q.user_id });
-    const rows = await listMemories(deps.pool, ctx.state.principal.tenantId, userId, {
-      limit: q.limit + 1,
-      before: memoryCursor.decode(q.cursor),
-    });
-    ctx.body = keysetPage(rows, q.limit, memoryJson, memoryCursor.encode);
-  });
+  route(
+    router,
+    { method: 'get', path: '/', scope: 'memories', query: ListQuery },
+    async (ctx: ApiContext) => {
+      const q = parseInput(ListQuery, ctx.query, 'query');
+      const userId = requireUser(ctx, { user_id: q.user_id });
+      const rows = await listMemories(deps.pool, ctx.state.principal.tenantId, userId, {
+        limit: q.limit + 1,
+        before: memoryCursor.decode(q.cursor),
+      });
+      ctx.body = keysetPage(rows, q.limit, memoryJson, memoryCursor.encode);
+    },
+  );
 
-  router.delete('/', async (ctx: ApiContext) => {
-    const q = parseInput(ClearQuery, ctx.query, 'query');
-    const userId = requireUser(ctx, { user_id: q.user_id });
-    const tenantId = ctx.state.principal.tenantId;
-    const deleted = await withTransaction(deps.pool, async (tx) => {
-      await lockUserMemories(tx, tenantId, userId);
-      return clearUserMemories(tx, tenantId, userId);
-    });
-    ctx.body = { object: 'memory.clear', user_id: userId, deleted };
-  });
+  route(
+    router,
+    { method: 'delete', path: '/', scope: 'memories', query: ClearQuery },
+    async (ctx: ApiContext) => {
+      const q = parseInput(ClearQuery, ctx.query, 'query');
+      const userId = requireUser(ctx, { user_id: q.user_id });
+      const tenantId = ctx.state.principal.tenantId;
+      const deleted = await withTransaction(deps.pool, async (tx) => {
+        await lockUserMemories(tx, tenantId, userId);
+        return clearUserMemories(tx, tenantId, userId);
+      });
+      ctx.body = { object: 'memory.clear', user_id: userId, deleted };
+    },
+  );
 
-  router.post('/search', async (ctx: ApiContext) => {
-    const body = parseInput(SearchBody, requestBody(ctx), 'search');
-    const userId = requireUser(ctx, body);
-    const [vector] = await embedQuery(deps, body.query);
-    const rows = await searchMemories(deps.pool, {
-      tenantId: ctx.state.principal.tenantId,
-      userId,
-      vector,
-      limit: body.limit,
-      minScore: body.min_score,
-    });
-    ctx.body = { object: 'list', data: rows.map(memoryJson) };
-  });
+  route(
+    router,
+    { method: 'post', path: '/search', scope: 'memories', body: SearchBody },
+    async (ctx: ApiContext) => {
+      const body = parseInput(SearchBody, requestBody(ctx), 'search');
+      const userId = requireUser(ctx, body);
+      const [vector] = await embedQuery(deps, body.query);
+      const rows = await searchMemories(deps.pool, {
+        tenantId: ctx.state.principal.tenantId,
+        userId,
+        vector,
+        limit: body.limit,
+        minScore: body.min_score,
+      });
+      ctx.body = { object: 'list', data: rows.map(memoryJson) };
+    },
+  );
 
-  router.get('/:id', async (ctx: ApiContext) => {
+  route(router, { method: 'get', path: '/:id', scope: 'memories' }, async (ctx: ApiContext) => {
     ctx.body = memoryJson(await loadMemory(ctx));
   });
 
-  router.patch('/:id', async (ctx: ApiContext) => {
-    const body = parseInput(PatchBody, requestBody(ctx) ?? {}, 'memory update');
-    const current = await loadMemory(ctx);
-    const text = body.text ?? current.content;
-    const [vector] = text === current.content ? [undefined] : await embedQuery(deps, text);
-    const updated = await withTransaction(deps.pool, async (tx) => {
-      await lockUserMemories(tx, current.tenant_id, current.user_id);
-      return updateMemory(
-        tx,
-        { tenantId: current.tenant_id, id: current.id },
-        {
-          content: text,
-          hash: factHash(text),
-          vector: vector ?? (await currentVector(tx, current.id)),
-          metadata: body.metadata,
-          category: body.category,
-        },
-        { source: 'api', reason: 'updated through the API' },
-      );
-    });
-    if (!updated) {
-      // Gone meanwhile, or the new text is another memory's.
-      if (!(await getMemory(deps.pool, current.tenant_id, current.id)))
-        throw new NotFoundError('memory');
-      throw new ConflictError('conflict', 'another memory of this user already says this');
-    }
-    ctx.body = memoryJson(updated);
-  });
+  route(
+    router,
+    { method: 'patch', path: '/:id', scope: 'memories', body: PatchBody },
+    async (ctx: ApiContext) => {
+      const body = parseInput(PatchBody, requestBody(ctx) ?? {}, 'memory update');
+      const current = await loadMemory(ctx);
+      const text = body.text ?? current.content;
+      const [vector] = text === current.content ? [undefined] : await embedQuery(deps, text);
+      const updated = await withTransaction(deps.pool, async (tx) => {
+        await lockUserMemories(tx, current.tenant_id, current.user_id);
+        return updateMemory(
+          tx,
+          { tenantId: current.tenant_id, id: current.id },
+          {
+            content: text,
+            hash: factHash(text),
+            vector: vector ?? (await currentVector(tx, current.id)),
+            metadata: body.metadata,
+            category: body.category,
+          },
+          { source: 'api', reason: 'updated through the API' },
+        );
+      });
+      if (!updated) {
+        // Gone meanwhile, or the new text is another memory's.
+        if (!(await getMemory(deps.pool, current.tenant_id, current.id)))
+          throw new NotFoundError('memory');
+        throw new ConflictError('conflict', 'another memory of this user already says this');
+      }
+      ctx.body = memoryJson(updated);
+    },
+  );
 
-  router.delete('/:id', async (ctx: ApiContext) => {
+  route(router, { method: 'delete', path: '/:id', scope: 'memories' }, async (ctx: ApiContext) => {
     const current = await loadMemory(ctx);
     const deleted = await withTransaction(deps.pool, async (tx) => {
       await lockUserMemories(tx, current.tenant_id, current.user_id);
@@ -311,13 +332,17 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
     ctx.body = { id: current.id, object: 'memory', deleted: true };
   });
 
-  router.get('/:id/history', async (ctx: ApiContext) => {
-    const row = await loadMemory(ctx, true);
-    // An archived version's history is its memory's.
-    const memoryId = row.valid_to && row.superseded_by ? row.superseded_by : row.id;
-    const changes = await memoryHistory(deps.pool, row.tenant_id, memoryId);
-    ctx.body = { object: 'list', memory_id: memoryId, data: changes.map(changeJson) };
-  });
+  route(
+    router,
+    { method: 'get', path: '/:id/history', scope: 'memories' },
+    async (ctx: ApiContext) => {
+      const row = await loadMemory(ctx, true);
+      // An archived version's history is its memory's.
+      const memoryId = row.valid_to && row.superseded_by ? row.superseded_by : row.id;
+      const changes = await memoryHistory(deps.pool, row.tenant_id, memoryId);
+      ctx.body = { object: 'list', memory_id: memoryId, data: changes.map(changeJson) };
+    },
+  );
 
   return router;
 }

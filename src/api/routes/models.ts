@@ -1,11 +1,12 @@
 import Router from '@koa/router';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
+import { route } from '../route-spec';
 
 /** `GET /models`: OpenAI list shape; `simulator` plus configured models. */
 export function modelsRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>();
   const created = Math.floor(Date.now() / 1000);
-  router.get('/models', (ctx: ApiContext) => {
+  route(router, { method: 'get', path: '/models', scope: 'chat' }, (ctx: ApiContext) => {
     ctx.body = {
       object: 'list',
       data: deps.models.listModels().map((id) => ({

@@ -15,6 +15,8 @@ import { maybeOne } from '../../db/sql';
 import { AppError, InvalidRequestError, NotFoundError } from '../../errors';
 import { suggestFollowUps } from '../../suggestions/follow-ups';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
+import { route } from '../route-spec';
+import { checkConcurrentTurns } from '../../limits/concurrent-turns';
 import {
   callerUserId,
   headerText,
@@ -26,8 +28,8 @@ import {
 import { OpenAIChunkRenderer } from '../render/openai-chunks';
 import { messageJson, runJson } from '../render/run-json';
 import { nativeFrame, pipeRunEvents } from '../render/run-stream';
-import { cursor, keysetPage, parseInput, requestBody } from '../validation';
 import { servedModel } from '../served-model';
+import { cursor, keysetPage, parseInput, requestBody } from '../validation';
 
 const Metadata = z.record(z.string(), z.unknown());
 
@@ -100,43 +102,55 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
     return session;
   };
 
-  router.post('/', async (ctx: ApiContext) => {
-    const body = parseInput(CreateBody, requestBody(ctx) ?? {}, 'session');
-    const session = await insertSession(deps.pool, {
-      id: randomUUID(),
-      tenantId: ctx.state.principal.tenantId,
-      userId: callerUserId(ctx, body),
-      title: body.title,
-      agent: body.agent,
-      metadata: body.metadata,
-    });
-    ctx.status = 201;
-    ctx.body = sessionJson(session);
-  });
+  route(
+    router,
+    { method: 'post', path: '/', scope: 'chat', body: CreateBody },
+    async (ctx: ApiContext) => {
+      const body = parseInput(CreateBody, requestBody(ctx) ?? {}, 'session');
+      const session = await insertSession(deps.pool, {
+        id: randomUUID(),
+        tenantId: ctx.state.principal.tenantId,
+        userId: callerUserId(ctx, body),
+        title: body.title,
+        agent: body.agent,
+        metadata: body.metadata,
+      });
+      ctx.status = 201;
+      ctx.body = sessionJson(session);
+    },
+  );
 
-  router.get('/', async (ctx: ApiContext) => {
-    const q = parseInput(ListQuery, ctx.query, 'query');
-    const rows = await listSessions(deps.pool, ctx.state.principal.tenantId, {
-      userId: q.user_id ?? (headerText(ctx, 'X-User-Id') || undefined),
-      limit: q.limit + 1,
-      before: cursor.decode(q.cursor),
-    });
-    ctx.body = keysetPage(rows, q.limit, sessionJson, cursor.encode);
-  });
+  route(
+    router,
+    { method: 'get', path: '/', scope: 'chat', query: ListQuery },
+    async (ctx: ApiContext) => {
+      const q = parseInput(ListQuery, ctx.query, 'query');
+      const rows = await listSessions(deps.pool, ctx.state.principal.tenantId, {
+        userId: q.user_id ?? (headerText(ctx, 'X-User-Id') || undefined),
+        limit: q.limit + 1,
+        before: cursor.decode(q.cursor),
+      });
+      ctx.body = keysetPage(rows, q.limit, sessionJson, cursor.encode);
+    },
+  );
 
-  router.get('/:id', async (ctx: ApiContext) => {
+  route(router, { method: 'get', path: '/:id', scope: 'chat' }, async (ctx: ApiContext) => {
     ctx.body = sessionJson(await load(ctx));
   });
 
-  router.patch('/:id', async (ctx: ApiContext) => {
-    const id = uuidParam(pathId(ctx), 'session id');
-    const body = parseInput(PatchBody, requestBody(ctx) ?? {}, 'session update');
-    const updated = await updateSession(deps.pool, ctx.state.principal.tenantId, id, body);
-    if (!updated) throw new NotFoundError('session');
-    ctx.body = sessionJson(updated);
-  });
+  route(
+    router,
+    { method: 'patch', path: '/:id', scope: 'chat', body: PatchBody },
+    async (ctx: ApiContext) => {
+      const id = uuidParam(pathId(ctx), 'session id');
+      const body = parseInput(PatchBody, requestBody(ctx) ?? {}, 'session update');
+      const updated = await updateSession(deps.pool, ctx.state.principal.tenantId, id, body);
+      if (!updated) throw new NotFoundError('session');
+      ctx.body = sessionJson(updated);
+    },
+  );
 
-  router.delete('/:id', async (ctx: ApiContext) => {
+  route(router, { method: 'delete', path: '/:id', scope: 'chat' }, async (ctx: ApiContext) => {
     const session = await load(ctx);
     for (const run of await activeRunsOfSession(deps.pool, session.id)) {
       await deps.turns.cancel(run, 'cancelled').catch(() => undefined);
@@ -145,111 +159,125 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
     ctx.body = { id: session.id, object: 'session', deleted: true };
   });
 
-  router.get('/:id/messages', async (ctx: ApiContext) => {
-    const session = await load(ctx);
-    const q = parseInput(MessagesQuery, ctx.query, 'query');
-    let beforeSeq: number | undefined;
-    if (q.before) {
-      const anchor = await maybeOne<{ seq: number }>(
-        deps.pool,
-        'select seq from messages where session_id = $1 and id = $2',
-        [session.id, q.before],
-      );
-      if (!anchor)
-        throw new InvalidRequestError('before must be the id of a message in this session');
-      beforeSeq = anchor.seq;
-    }
-    const rows = await listSessionMessages(deps.pool, session.id, {
-      limit: q.limit + 1,
-      beforeSeq,
-    });
-    const page = rows.slice(0, q.limit).reverse();
-    ctx.body = {
-      object: 'list',
-      data: page.map(messageJson),
-      has_more: rows.length > q.limit,
-      next_before: rows.length > q.limit ? page[0].id : null,
-    };
-  });
-
-  router.post('/:id/messages', async (ctx: ApiContext) => {
-    const session = await load(ctx);
-    const body = parseInput(PostMessageBody, requestBody(ctx), 'message');
-    // Before the run exists: a model nothing serves stores nothing.
-    const model = servedModel(deps.models, body.model);
-    const { run } = await deps.turns.start({
-      tenantId: session.tenant_id,
-      userId: callerUserId(ctx, body) ?? session.user_id,
-      sessionId: session.id,
-      input: {
-        messages: [{ role: 'user', content: body.content }],
-        system: body.system ? [body.system] : [],
-        temperature: body.temperature,
-        max_tokens: body.max_tokens,
-        agent: body.agent ?? (headerText(ctx, 'X-Agent-Schema') || session.agent),
-      },
-      model,
-      strategy: body.multitask_strategy ?? 'enqueue',
-      idempotencyKey: idempotencyKey(ctx),
-      requestFingerprint: { route: 'session.messages', sessionId: session.id, body },
-    });
-    deps.metrics.turnsStarted.inc();
-    const headers = {
-      'X-Run-Id': run.id,
-      'X-Session-Id': session.id,
-      Location: `/v1/runs/${run.id}`,
-    };
-    if (body.stream) {
-      // Native run events by default; OpenAI chunks only when asked for explicitly.
-      const openai = ctx.get('Accept').includes('application/x-openai-chunks');
-      const renderer = openai
-        ? new OpenAIChunkRenderer({
-            runId: run.id,
-            model,
-            created: Math.floor(Date.now() / 1000),
-            includeUsage: true,
-            extended: wantsExtendedEvents(ctx),
-          })
-        : undefined;
-      await pipeRunEvents(ctx, deps, {
-        run,
-        afterSeq: 0,
-        headers,
-        render: (event) => (renderer ? renderer.render(event) : [nativeFrame(event)]),
+  route(
+    router,
+    { method: 'get', path: '/:id/messages', scope: 'chat', query: MessagesQuery },
+    async (ctx: ApiContext) => {
+      const session = await load(ctx);
+      const q = parseInput(MessagesQuery, ctx.query, 'query');
+      let beforeSeq: number | undefined;
+      if (q.before) {
+        const anchor = await maybeOne<{ seq: number }>(
+          deps.pool,
+          'select seq from messages where session_id = $1 and id = $2',
+          [session.id, q.before],
+        );
+        if (!anchor)
+          throw new InvalidRequestError('before must be the id of a message in this session');
+        beforeSeq = anchor.seq;
+      }
+      const rows = await listSessionMessages(deps.pool, session.id, {
+        limit: q.limit + 1,
+        beforeSeq,
       });
-      return;
-    }
-    ctx.set(headers);
-    ctx.status = 202;
-    ctx.body = { run: runJson(run, deps.config) };
-  });
+      const page = rows.slice(0, q.limit).reverse();
+      ctx.body = {
+        object: 'list',
+        data: page.map(messageJson),
+        has_more: rows.length > q.limit,
+        next_before: rows.length > q.limit ? page[0].id : null,
+      };
+    },
+  );
 
-  router.get('/:id/suggestions', async (ctx: ApiContext) => {
-    const session = await load(ctx);
-    const lastRun = (
-      await listRuns(deps.pool, session.tenant_id, {
+  route(
+    router,
+    { method: 'post', path: '/:id/messages', scope: 'chat', body: PostMessageBody, sse: true },
+    async (ctx: ApiContext) => {
+      const session = await load(ctx);
+      const body = parseInput(PostMessageBody, requestBody(ctx), 'message');
+      // Before the run exists: a model nothing serves stores nothing.
+      const model = servedModel(deps.models, body.model);
+      const userId = callerUserId(ctx, body) ?? session.user_id;
+      await checkConcurrentTurns(deps.pool, deps.config.rateLimits, ctx.state.principal, userId);
+      const { run } = await deps.turns.start({
+        tenantId: session.tenant_id,
+        userId,
         sessionId: session.id,
-        kind: 'turn',
-        limit: 1,
-      })
-    )[0];
-    const questions = await suggestFollowUps(
-      deps.models,
-      lastRun?.model ?? deps.models.defaultModel,
-      await loadSessionHistory(deps.pool, session.id),
-    ).catch((err: Error) => {
-      throw new AppError(
-        502,
-        'provider_error',
-        `could not get suggestions: ${err.message}`,
-        undefined,
-        { expose: true },
-      );
-    });
-    ctx.body = { object: 'list', session_id: session.id, data: questions };
-  });
+        input: {
+          messages: [{ role: 'user', content: body.content }],
+          system: body.system ? [body.system] : [],
+          temperature: body.temperature,
+          max_tokens: body.max_tokens,
+          agent: body.agent ?? (headerText(ctx, 'X-Agent-Schema') || session.agent),
+        },
+        model,
+        strategy: body.multitask_strategy ?? 'enqueue',
+        idempotencyKey: idempotencyKey(ctx),
+        requestFingerprint: { route: 'session.messages', sessionId: session.id, body },
+      });
+      deps.metrics.turnsStarted.inc();
+      const headers = {
+        'X-Run-Id': run.id,
+        'X-Session-Id': session.id,
+        Location: `/v1/runs/${run.id}`,
+      };
+      if (body.stream) {
+        // Native run events by default; OpenAI chunks only when asked for explicitly.
+        const openai = ctx.get('Accept').includes('application/x-openai-chunks');
+        const renderer = openai
+          ? new OpenAIChunkRenderer({
+              runId: run.id,
+              model,
+              created: Math.floor(Date.now() / 1000),
+              includeUsage: true,
+              extended: wantsExtendedEvents(ctx),
+            })
+          : undefined;
+        await pipeRunEvents(ctx, deps, {
+          run,
+          afterSeq: 0,
+          headers,
+          render: (event) => (renderer ? renderer.render(event) : [nativeFrame(event)]),
+        });
+        return;
+      }
+      ctx.set(headers);
+      ctx.status = 202;
+      ctx.body = { run: runJson(run, deps.config) };
+    },
+  );
 
-  router.post('/:id/stop', async (ctx: ApiContext) => {
+  route(
+    router,
+    { method: 'get', path: '/:id/suggestions', scope: 'chat' },
+    async (ctx: ApiContext) => {
+      const session = await load(ctx);
+      const lastRun = (
+        await listRuns(deps.pool, session.tenant_id, {
+          sessionId: session.id,
+          kind: 'turn',
+          limit: 1,
+        })
+      )[0];
+      const questions = await suggestFollowUps(
+        deps.models,
+        lastRun?.model ?? deps.models.defaultModel,
+        await loadSessionHistory(deps.pool, session.id),
+      ).catch((err: Error) => {
+        throw new AppError(
+          502,
+          'provider_error',
+          `could not get suggestions: ${err.message}`,
+          undefined,
+          { expose: true },
+        );
+      });
+      ctx.body = { object: 'list', session_id: session.id, data: questions };
+    },
+  );
+
+  route(router, { method: 'post', path: '/:id/stop', scope: 'chat' }, async (ctx: ApiContext) => {
     const session = await load(ctx);
     // The oldest active run is the one running (or about to); queued ones stay queued.
     const active = (await activeRunsOfSession(deps.pool, session.id)).slice(0, 1);

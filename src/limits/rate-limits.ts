@@ -1,0 +1,130 @@
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Principal } from '../auth/principal';
+import type { Config } from '../config';
+import { SECURITY_CHANNEL } from '../db/api-keys';
+import type { Pool } from '../db/pool';
+import { AppError } from '../errors';
+import type { EventHub } from '../events/event-hub';
+import { BypassList } from './bypass-list';
+import { callerLimits } from './tier-limits';
+
+/** What `RateLimit-*` headers report for an accepted request. */
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  resetSeconds: number;
+}
+
+/** 429 `rate_limit_exceeded` in the contract's shape (API.md "Errors"). */
+export class RateLimitError extends AppError {
+  constructor(
+    readonly state: RateLimitState,
+    details: { limit: number; tier: string; retry_after: number; scope: string },
+  ) {
+    super(
+      429,
+      'rate_limit_exceeded',
+      details.tier === 'anonymous'
+        ? 'You have exceeded your rate limit. Please sign in or upgrade to continue.'
+        : `rate limit exceeded (${details.scope}); retry after ${details.retry_after} s`,
+      details,
+    );
+  }
+}
+
+/**
+ * Request limits shared by every API replica: fixed windows counted in
+ * Postgres by rate-limiter-flexible (one atomic upsert per counter, so the
+ * count is exact whatever replica serves). Each request counts against its
+ * caller (key, JWT user or anonymous IP) and its tenant (the caller's limit
+ * times `RATE_TENANT_FACTOR`). Admin callers and the bypass list skip them.
+ */
+export class RateLimits {
+  readonly bypass: BypassList;
+  private readonly limiters = new Map<string, RateLimiterPostgres>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly config: Config['rateLimits'],
+  ) {
+    this.bypass = new BypassList(pool);
+  }
+
+  /** Hear bypass list changes from every process. */
+  listen(hub: Pick<EventHub, 'onNotice'>): void {
+    hub.onNotice(SECURITY_CHANNEL, (payload) => {
+      if (payload === undefined || payload === 'bypass') this.bypass.invalidate();
+    });
+  }
+
+  /**
+   * Count one request. @returns the caller's state for the headers, or
+   * undefined when the caller is not limited.
+   * @throws RateLimitError when the caller or its tenant is over its limit
+   */
+  async consume(principal: Principal, ip: string): Promise<RateLimitState | undefined> {
+    if (!this.config.enabled || principal.scopes.includes('admin')) return undefined;
+    if (await this.bypass.matches(principal.keyId, ip)) return undefined;
+    const limits = callerLimits(this.config, principal);
+    const caller = await this.take(
+      principal.subject,
+      limits.points,
+      limits.durationSeconds,
+      principal,
+      principal.kind === 'anonymous' ? 'ip' : principal.kind === 'jwt' ? 'user' : 'key',
+    );
+    if (principal.kind !== 'anonymous') {
+      await this.take(
+        `tenant:${principal.tenantId}`,
+        limits.points * this.config.tenantFactor,
+        limits.durationSeconds,
+        principal,
+        'tenant',
+      );
+    }
+    return caller;
+  }
+
+  private async take(
+    key: string,
+    points: number,
+    duration: number,
+    principal: Principal,
+    scope: string,
+  ): Promise<RateLimitState> {
+    const limiter = this.limiter(points, duration);
+    try {
+      const res = await limiter.consume(key);
+      return { limit: points, remaining: res.remainingPoints, resetSeconds: resetOf(res) };
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      const retryAfter = resetOf(err);
+      throw new RateLimitError(
+        { limit: points, remaining: 0, resetSeconds: retryAfter },
+        { limit: points, tier: principal.tier, retry_after: retryAfter, scope },
+      );
+    }
+  }
+
+  private limiter(points: number, duration: number): RateLimiterPostgres {
+    const id = `${points}:${duration}`;
+    let limiter = this.limiters.get(id);
+    if (!limiter) {
+      limiter = new RateLimiterPostgres({
+        storeClient: this.pool,
+        storeType: 'pool',
+        tableName: 'rate_limits',
+        tableCreated: true,
+        keyPrefix: `rl${id}`,
+        points,
+        duration,
+      });
+      this.limiters.set(id, limiter);
+    }
+    return limiter;
+  }
+}
+
+function resetOf(res: RateLimiterRes): number {
+  return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+}
