@@ -199,25 +199,9 @@ function parseTiers(v: string, ctx: z.RefinementCtx): z.infer<typeof TierTable> 
 
 export type Config = ReturnType<typeof toConfig>;
 
-function toConfig(env: z.infer<typeof envSchema>) {
-  const production = env.NODE_ENV === 'production';
+/** Model, embeddings and blob providers: the outside services a process talks to. */
+function providerConfig(env: z.infer<typeof envSchema>) {
   return {
-    env: env.NODE_ENV,
-    production,
-    port: env.PORT,
-    host: env.HOST,
-    logLevel: env.LOG_LEVEL,
-    publicUrl: env.PUBLIC_URL,
-    databaseUrl: env.DATABASE_URL,
-    databasePoolMax: env.DATABASE_POOL_MAX,
-    temporal: {
-      address: env.TEMPORAL_ADDRESS,
-      namespace: env.TEMPORAL_NAMESPACE,
-      taskQueue: env.TEMPORAL_TASK_QUEUE,
-      uiUrl: env.TEMPORAL_UI_URL,
-      apiKey: env.TEMPORAL_API_KEY,
-      tls: env.TEMPORAL_TLS,
-    },
     llm: {
       apiKey: env.OPENAI_API_KEY,
       baseURL: env.LLM_BASE_URL,
@@ -252,6 +236,28 @@ function toConfig(env: z.infer<typeof envSchema>) {
         partSize: env.S3_PART_SIZE_BYTES,
       },
     },
+  };
+}
+function toConfig(env: z.infer<typeof envSchema>) {
+  const production = env.NODE_ENV === 'production';
+  return {
+    env: env.NODE_ENV,
+    production,
+    port: env.PORT,
+    host: env.HOST,
+    logLevel: env.LOG_LEVEL,
+    publicUrl: env.PUBLIC_URL,
+    databaseUrl: env.DATABASE_URL,
+    databasePoolMax: env.DATABASE_POOL_MAX,
+    temporal: {
+      address: env.TEMPORAL_ADDRESS,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      uiUrl: env.TEMPORAL_UI_URL,
+      apiKey: env.TEMPORAL_API_KEY,
+      tls: env.TEMPORAL_TLS,
+    },
+    ...providerConfig(env),
     /** Largest file `POST /v1/files` accepts (413 above). */
     maxUploadBytes: env.MAX_UPLOAD_BYTES,
     ingest: {

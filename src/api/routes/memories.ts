@@ -156,82 +156,10 @@ const memoryCursor = {
 export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>({ prefix: '/memories' });
 
-  /** The user a request acts for: `X-User-Id`, else `user_id` in the body or query. */
-  const requireUser = (ctx: ApiContext, from?: { user_id?: unknown; user?: unknown }): string => {
-    const user = callerUserId(ctx, from);
-    if (!user)
-      throw new InvalidRequestError('user_id is required (or the X-User-Id header)', {
-        issues: [{ path: 'user_id', message: 'Required', code: 'invalid_type' }],
-      });
-    return user;
-  };
-
-  /** A current memory of the tenant, and of the caller's user when one is named. */
-  const loadMemory = async (ctx: ApiContext, anyVersion = false): Promise<MemoryRow> => {
-    const id = uuidParam(pathId(ctx), 'memory id');
-    const tenantId = ctx.state.principal.tenantId;
-    const row = anyVersion
-      ? await getMemoryAnyVersion(deps.pool, tenantId, id)
-      : await getMemory(deps.pool, tenantId, id);
-    const user = callerUserId(ctx, {
-      user_id: typeof ctx.query.user_id === 'string' ? ctx.query.user_id : undefined,
-    });
-    if (!row || (user && row.user_id !== user)) throw new NotFoundError('memory');
-    return row;
-  };
-
   route(
     router,
     { method: 'post', path: '/', scope: 'memories', body: AddBody, query: AddQuery },
-    async (ctx: ApiContext) => {
-      const body = parseInput(AddBody, requestBody(ctx), 'memory');
-      const query = parseInput(AddQuery, ctx.query, 'query');
-      const userId = requireUser(ctx, body);
-      const tenantId = ctx.state.principal.tenantId;
-      const input: MemoryRunInput = {
-        messages: body.messages,
-        text: body.text,
-        infer: body.infer,
-        metadata: body.metadata,
-      };
-      const { run } = await deps.memoryExtraction.start({
-        tenantId,
-        userId,
-        input,
-        idempotencyKey: idempotencyKey(ctx),
-        fingerprint: { route: 'memories.add', userId, body },
-      });
-      const headers = { 'X-Run-Id': run.id, Location: `/v1/runs/${run.id}` };
-      ctx.set(headers);
-      if (!query.wait) {
-        ctx.status = 202;
-        ctx.body = {
-          object: 'memory.add',
-          run_id: run.id,
-          status: run.status,
-          results: null,
-          run: runJson(run, deps.config),
-        };
-        return;
-      }
-      const outcome = await deps.memoryExtraction.outcome(run, query.timeout);
-      if (outcome.status === 'failed') {
-        throw new AppError(
-          outcome.error.code === 'provider_error' ? 502 : 500,
-          outcome.error.code,
-          outcome.error.message,
-          { run_id: run.id },
-          { expose: true },
-        );
-      }
-      ctx.body = {
-        object: 'memory.add',
-        run_id: run.id,
-        status: 'succeeded',
-        results: outcome.results,
-        usage: outcome.usage,
-      };
-    },
+    (ctx: ApiContext) => addMemories(deps, ctx),
   );
 
   route(
@@ -282,44 +210,17 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
   );
 
   route(router, { method: 'get', path: '/:id', scope: 'memories' }, async (ctx: ApiContext) => {
-    ctx.body = memoryJson(await loadMemory(ctx));
+    ctx.body = memoryJson(await loadMemory(deps, ctx));
   });
 
   route(
     router,
     { method: 'patch', path: '/:id', scope: 'memories', body: PatchBody },
-    async (ctx: ApiContext) => {
-      const body = parseInput(PatchBody, requestBody(ctx) ?? {}, 'memory update');
-      const current = await loadMemory(ctx);
-      const text = body.text ?? current.content;
-      const [vector] = text === current.content ? [undefined] : await embedQuery(deps, text);
-      const updated = await withTransaction(deps.pool, async (tx) => {
-        await lockUserMemories(tx, current.tenant_id, current.user_id);
-        return updateMemory(
-          tx,
-          { tenantId: current.tenant_id, id: current.id },
-          {
-            content: text,
-            hash: factHash(text),
-            vector: vector ?? (await currentVector(tx, current.id)),
-            metadata: body.metadata,
-            category: body.category,
-          },
-          { source: 'api', reason: 'updated through the API' },
-        );
-      });
-      if (!updated) {
-        // Gone meanwhile, or the new text is another memory's.
-        if (!(await getMemory(deps.pool, current.tenant_id, current.id)))
-          throw new NotFoundError('memory');
-        throw new ConflictError('conflict', 'another memory of this user already says this');
-      }
-      ctx.body = memoryJson(updated);
-    },
+    (ctx: ApiContext) => patchMemory(deps, ctx),
   );
 
   route(router, { method: 'delete', path: '/:id', scope: 'memories' }, async (ctx: ApiContext) => {
-    const current = await loadMemory(ctx);
+    const current = await loadMemory(deps, ctx);
     const deleted = await withTransaction(deps.pool, async (tx) => {
       await lockUserMemories(tx, current.tenant_id, current.user_id);
       return deleteMemory(
@@ -336,7 +237,7 @@ export function memoriesRouter(deps: ApiDeps): Router<ApiState> {
     router,
     { method: 'get', path: '/:id/history', scope: 'memories' },
     async (ctx: ApiContext) => {
-      const row = await loadMemory(ctx, true);
+      const row = await loadMemory(deps, ctx, true);
       // An archived version's history is its memory's.
       const memoryId = row.valid_to && row.superseded_by ? row.superseded_by : row.id;
       const changes = await memoryHistory(deps.pool, row.tenant_id, memoryId);
@@ -365,4 +266,109 @@ async function currentVector(tx: Queryable, id: string): Promise<number[]> {
     [id],
   );
   return JSON.parse(res.rows[0]?.embedding ?? '[]') as number[];
+}
+
+/** The user a request acts for: `X-User-Id`, else `user_id` in the body or query. */
+function requireUser(ctx: ApiContext, from?: { user_id?: unknown; user?: unknown }): string {
+  const user = callerUserId(ctx, from);
+  if (!user)
+    throw new InvalidRequestError('user_id is required (or the X-User-Id header)', {
+      issues: [{ path: 'user_id', message: 'Required', code: 'invalid_type' }],
+    });
+  return user;
+}
+
+/** A current memory of the tenant (any version when asked), and of the caller's user when one is named. */
+async function loadMemory(deps: ApiDeps, ctx: ApiContext, anyVersion = false): Promise<MemoryRow> {
+  const id = uuidParam(pathId(ctx), 'memory id');
+  const tenantId = ctx.state.principal.tenantId;
+  const row = anyVersion
+    ? await getMemoryAnyVersion(deps.pool, tenantId, id)
+    : await getMemory(deps.pool, tenantId, id);
+  const user = callerUserId(ctx, {
+    user_id: typeof ctx.query.user_id === 'string' ? ctx.query.user_id : undefined,
+  });
+  if (!row || (user && row.user_id !== user)) throw new NotFoundError('memory');
+  return row;
+}
+
+/** `POST /memories`: a `memory` run extracting facts; `?wait=true` answers with its results. */
+async function addMemories(deps: ApiDeps, ctx: ApiContext): Promise<void> {
+  const body = parseInput(AddBody, requestBody(ctx), 'memory');
+  const query = parseInput(AddQuery, ctx.query, 'query');
+  const userId = requireUser(ctx, body);
+  const tenantId = ctx.state.principal.tenantId;
+  const input: MemoryRunInput = {
+    messages: body.messages,
+    text: body.text,
+    infer: body.infer,
+    metadata: body.metadata,
+  };
+  const { run } = await deps.memoryExtraction.start({
+    tenantId,
+    userId,
+    input,
+    idempotencyKey: idempotencyKey(ctx),
+    fingerprint: { route: 'memories.add', userId, body },
+  });
+  const headers = { 'X-Run-Id': run.id, Location: `/v1/runs/${run.id}` };
+  ctx.set(headers);
+  if (!query.wait) {
+    ctx.status = 202;
+    ctx.body = {
+      object: 'memory.add',
+      run_id: run.id,
+      status: run.status,
+      results: null,
+      run: runJson(run, deps.config),
+    };
+    return;
+  }
+  const outcome = await deps.memoryExtraction.outcome(run, query.timeout);
+  if (outcome.status === 'failed') {
+    throw new AppError(
+      outcome.error.code === 'provider_error' ? 502 : 500,
+      outcome.error.code,
+      outcome.error.message,
+      { run_id: run.id },
+      { expose: true },
+    );
+  }
+  ctx.body = {
+    object: 'memory.add',
+    run_id: run.id,
+    status: 'succeeded',
+    results: outcome.results,
+    usage: outcome.usage,
+  };
+}
+
+/** `PATCH /memories/{id}`: new text (re-embedded), metadata or category, with history. */
+async function patchMemory(deps: ApiDeps, ctx: ApiContext): Promise<void> {
+  const body = parseInput(PatchBody, requestBody(ctx) ?? {}, 'memory update');
+  const current = await loadMemory(deps, ctx);
+  const text = body.text ?? current.content;
+  const [vector] = text === current.content ? [undefined] : await embedQuery(deps, text);
+  const updated = await withTransaction(deps.pool, async (tx) => {
+    await lockUserMemories(tx, current.tenant_id, current.user_id);
+    return updateMemory(
+      tx,
+      { tenantId: current.tenant_id, id: current.id },
+      {
+        content: text,
+        hash: factHash(text),
+        vector: vector ?? (await currentVector(tx, current.id)),
+        metadata: body.metadata,
+        category: body.category,
+      },
+      { source: 'api', reason: 'updated through the API' },
+    );
+  });
+  if (!updated) {
+    // Gone meanwhile, or the new text is another memory's.
+    if (!(await getMemory(deps.pool, current.tenant_id, current.id)))
+      throw new NotFoundError('memory');
+    throw new ConflictError('conflict', 'another memory of this user already says this');
+  }
+  ctx.body = memoryJson(updated);
 }

@@ -92,16 +92,6 @@ function sessionJson(s: SessionRow) {
 export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   const router = new Router<ApiState>({ prefix: '/sessions' });
 
-  const load = async (ctx: ApiContext) => {
-    const session = await getSession(
-      deps.pool,
-      ctx.state.principal.tenantId,
-      uuidParam(pathId(ctx), 'session id'),
-    );
-    if (!session) throw new NotFoundError('session');
-    return session;
-  };
-
   route(
     router,
     { method: 'post', path: '/', scope: 'chat', body: CreateBody },
@@ -135,7 +125,7 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   );
 
   route(router, { method: 'get', path: '/:id', scope: 'chat' }, async (ctx: ApiContext) => {
-    ctx.body = sessionJson(await load(ctx));
+    ctx.body = sessionJson(await loadSession(deps, ctx));
   });
 
   route(
@@ -151,7 +141,7 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   );
 
   route(router, { method: 'delete', path: '/:id', scope: 'chat' }, async (ctx: ApiContext) => {
-    const session = await load(ctx);
+    const session = await loadSession(deps, ctx);
     for (const run of await activeRunsOfSession(deps.pool, session.id)) {
       await deps.turns.cancel(run, 'cancelled').catch(() => undefined);
     }
@@ -162,123 +152,21 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   route(
     router,
     { method: 'get', path: '/:id/messages', scope: 'chat', query: MessagesQuery },
-    async (ctx: ApiContext) => {
-      const session = await load(ctx);
-      const q = parseInput(MessagesQuery, ctx.query, 'query');
-      let beforeSeq: number | undefined;
-      if (q.before) {
-        const anchor = await maybeOne<{ seq: number }>(
-          deps.pool,
-          'select seq from messages where session_id = $1 and id = $2',
-          [session.id, q.before],
-        );
-        if (!anchor)
-          throw new InvalidRequestError('before must be the id of a message in this session');
-        beforeSeq = anchor.seq;
-      }
-      const rows = await listSessionMessages(deps.pool, session.id, {
-        limit: q.limit + 1,
-        beforeSeq,
-      });
-      const page = rows.slice(0, q.limit).reverse();
-      ctx.body = {
-        object: 'list',
-        data: page.map(messageJson),
-        has_more: rows.length > q.limit,
-        next_before: rows.length > q.limit ? page[0].id : null,
-      };
-    },
+    (ctx: ApiContext) => listMessages(deps, ctx),
   );
 
   route(
     router,
     { method: 'post', path: '/:id/messages', scope: 'chat', body: PostMessageBody, sse: true },
-    async (ctx: ApiContext) => {
-      const session = await load(ctx);
-      const body = parseInput(PostMessageBody, requestBody(ctx), 'message');
-      // Before the run exists: a model nothing serves stores nothing.
-      const model = servedModel(deps.models, body.model);
-      const userId = callerUserId(ctx, body) ?? session.user_id;
-      await checkConcurrentTurns(deps.pool, deps.config.rateLimits, ctx.state.principal, userId);
-      const { run } = await deps.turns.start({
-        tenantId: session.tenant_id,
-        userId,
-        sessionId: session.id,
-        input: {
-          messages: [{ role: 'user', content: body.content }],
-          system: body.system ? [body.system] : [],
-          temperature: body.temperature,
-          max_tokens: body.max_tokens,
-          agent: body.agent ?? (headerText(ctx, 'X-Agent-Schema') || session.agent),
-        },
-        model,
-        strategy: body.multitask_strategy ?? 'enqueue',
-        idempotencyKey: idempotencyKey(ctx),
-        requestFingerprint: { route: 'session.messages', sessionId: session.id, body },
-      });
-      deps.metrics.turnsStarted.inc();
-      const headers = {
-        'X-Run-Id': run.id,
-        'X-Session-Id': session.id,
-        Location: `/v1/runs/${run.id}`,
-      };
-      if (body.stream) {
-        // Native run events by default; OpenAI chunks only when asked for explicitly.
-        const openai = ctx.get('Accept').includes('application/x-openai-chunks');
-        const renderer = openai
-          ? new OpenAIChunkRenderer({
-              runId: run.id,
-              model,
-              created: Math.floor(Date.now() / 1000),
-              includeUsage: true,
-              extended: wantsExtendedEvents(ctx),
-            })
-          : undefined;
-        await pipeRunEvents(ctx, deps, {
-          run,
-          afterSeq: 0,
-          headers,
-          render: (event) => (renderer ? renderer.render(event) : [nativeFrame(event)]),
-        });
-        return;
-      }
-      ctx.set(headers);
-      ctx.status = 202;
-      ctx.body = { run: runJson(run, deps.config) };
-    },
+    (ctx: ApiContext) => postMessage(deps, ctx),
   );
 
-  route(
-    router,
-    { method: 'get', path: '/:id/suggestions', scope: 'chat' },
-    async (ctx: ApiContext) => {
-      const session = await load(ctx);
-      const lastRun = (
-        await listRuns(deps.pool, session.tenant_id, {
-          sessionId: session.id,
-          kind: 'turn',
-          limit: 1,
-        })
-      )[0];
-      const questions = await suggestFollowUps(
-        deps.models,
-        lastRun?.model ?? deps.models.defaultModel,
-        await loadSessionHistory(deps.pool, session.id),
-      ).catch((err: Error) => {
-        throw new AppError(
-          502,
-          'provider_error',
-          `could not get suggestions: ${err.message}`,
-          undefined,
-          { expose: true },
-        );
-      });
-      ctx.body = { object: 'list', session_id: session.id, data: questions };
-    },
+  route(router, { method: 'get', path: '/:id/suggestions', scope: 'chat' }, (ctx: ApiContext) =>
+    suggestions(deps, ctx),
   );
 
   route(router, { method: 'post', path: '/:id/stop', scope: 'chat' }, async (ctx: ApiContext) => {
-    const session = await load(ctx);
+    const session = await loadSession(deps, ctx);
     // The oldest active run is the one running (or about to); queued ones stay queued.
     const active = (await activeRunsOfSession(deps.pool, session.id)).slice(0, 1);
     for (const run of active) await deps.turns.cancel(run, 'cancelled');
@@ -287,4 +175,124 @@ export function sessionsRouter(deps: ApiDeps): Router<ApiState> {
   });
 
   return router;
+}
+
+/** The session of the path, in the caller's tenant (another tenant's is a 404). */
+async function loadSession(deps: ApiDeps, ctx: ApiContext): Promise<SessionRow> {
+  const session = await getSession(
+    deps.pool,
+    ctx.state.principal.tenantId,
+    uuidParam(pathId(ctx), 'session id'),
+  );
+  if (!session) throw new NotFoundError('session');
+  return session;
+}
+
+/** `GET /sessions/{id}/messages`: newest page first, `before` a message id. */
+async function listMessages(deps: ApiDeps, ctx: ApiContext): Promise<void> {
+  const session = await loadSession(deps, ctx);
+  const q = parseInput(MessagesQuery, ctx.query, 'query');
+  let beforeSeq: number | undefined;
+  if (q.before) {
+    const anchor = await maybeOne<{ seq: number }>(
+      deps.pool,
+      'select seq from messages where session_id = $1 and id = $2',
+      [session.id, q.before],
+    );
+    if (!anchor)
+      throw new InvalidRequestError('before must be the id of a message in this session');
+    beforeSeq = anchor.seq;
+  }
+  const rows = await listSessionMessages(deps.pool, session.id, {
+    limit: q.limit + 1,
+    beforeSeq,
+  });
+  const page = rows.slice(0, q.limit).reverse();
+  ctx.body = {
+    object: 'list',
+    data: page.map(messageJson),
+    has_more: rows.length > q.limit,
+    next_before: rows.length > q.limit ? page[0].id : null,
+  };
+}
+
+/** `POST /sessions/{id}/messages`: a new turn, answered 202 `{run}` or streamed. */
+async function postMessage(deps: ApiDeps, ctx: ApiContext): Promise<void> {
+  const session = await loadSession(deps, ctx);
+  const body = parseInput(PostMessageBody, requestBody(ctx), 'message');
+  // Before the run exists: a model nothing serves stores nothing.
+  const model = servedModel(deps.models, body.model);
+  const userId = callerUserId(ctx, body) ?? session.user_id;
+  await checkConcurrentTurns(deps.pool, deps.config.rateLimits, ctx.state.principal, userId);
+  const { run } = await deps.turns.start({
+    tenantId: session.tenant_id,
+    userId,
+    sessionId: session.id,
+    input: {
+      messages: [{ role: 'user', content: body.content }],
+      system: body.system ? [body.system] : [],
+      temperature: body.temperature,
+      max_tokens: body.max_tokens,
+      agent: body.agent ?? (headerText(ctx, 'X-Agent-Schema') || session.agent),
+    },
+    model,
+    strategy: body.multitask_strategy ?? 'enqueue',
+    idempotencyKey: idempotencyKey(ctx),
+    requestFingerprint: { route: 'session.messages', sessionId: session.id, body },
+  });
+  deps.metrics.turnsStarted.inc();
+  const headers = {
+    'X-Run-Id': run.id,
+    'X-Session-Id': session.id,
+    Location: `/v1/runs/${run.id}`,
+  };
+  if (body.stream) {
+    // Native run events by default; OpenAI chunks only when asked for explicitly.
+    const openai = ctx.get('Accept').includes('application/x-openai-chunks');
+    const renderer = openai
+      ? new OpenAIChunkRenderer({
+          runId: run.id,
+          model,
+          created: Math.floor(Date.now() / 1000),
+          includeUsage: true,
+          extended: wantsExtendedEvents(ctx),
+        })
+      : undefined;
+    await pipeRunEvents(ctx, deps, {
+      run,
+      afterSeq: 0,
+      headers,
+      render: (event) => (renderer ? renderer.render(event) : [nativeFrame(event)]),
+    });
+    return;
+  }
+  ctx.set(headers);
+  ctx.status = 202;
+  ctx.body = { run: runJson(run, deps.config) };
+}
+
+/** `GET /sessions/{id}/suggestions`: three follow-up questions from the model. */
+async function suggestions(deps: ApiDeps, ctx: ApiContext): Promise<void> {
+  const session = await loadSession(deps, ctx);
+  const lastRun = (
+    await listRuns(deps.pool, session.tenant_id, {
+      sessionId: session.id,
+      kind: 'turn',
+      limit: 1,
+    })
+  )[0];
+  const questions = await suggestFollowUps(
+    deps.models,
+    lastRun?.model ?? deps.models.defaultModel,
+    await loadSessionHistory(deps.pool, session.id),
+  ).catch((err: Error) => {
+    throw new AppError(
+      502,
+      'provider_error',
+      `could not get suggestions: ${err.message}`,
+      undefined,
+      { expose: true },
+    );
+  });
+  ctx.body = { object: 'list', session_id: session.id, data: questions };
 }
