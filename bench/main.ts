@@ -11,6 +11,7 @@ import { footprint } from './scenarios/footprint';
 import { health } from './scenarios/health';
 import { throughput } from './scenarios/throughput';
 import { ttft } from './scenarios/ttft';
+import { turnCost as turncost } from './scenarios/turn-cost';
 import { sse } from './scenarios/sse';
 import { resume } from './scenarios/resume';
 import { run as runDreaming } from './dreaming';
@@ -20,6 +21,7 @@ import { memoryScenario as memory } from './memory-search';
 const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = {
   ttft,
   throughput,
+  turncost,
   health,
   ingest,
   memory,
