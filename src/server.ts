@@ -11,6 +11,7 @@ import type { Logger } from './logger';
 import { ModelRouter } from './providers/model-router';
 import { connectClient } from './temporal/connection';
 import { OrphanRunSweeper } from './turns/orphan-sweeper';
+import { TurnStarter } from './turns/turn-starter';
 import { TurnService } from './turns/turn-service';
 import { DreamingService } from './dreaming/dream-service';
 import { FileService } from './files/file-service';
@@ -38,7 +39,13 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     await blobs
       .ensureBucket()
       .catch((err: Error) => log.warn({ err: err.message }, 'blob bucket not ready'));
-  const sweeper = new OrphanRunSweeper(pool, temporal, log);
+  const sweeper = new OrphanRunSweeper(
+    pool,
+    temporal,
+    log,
+    undefined,
+    new TurnStarter(temporal, config),
+  );
   sweeper.start();
   const metrics = new ApiMetrics();
   const models = new ModelRouter(config);

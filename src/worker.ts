@@ -6,7 +6,8 @@ import { createPool } from './db/pool';
 import { createEmbedder } from './embeddings';
 import type { Logger } from './logger';
 import { ModelRouter } from './providers/model-router';
-import { connectWorker } from './temporal/connection';
+import { connectClient, connectWorker } from './temporal/connection';
+import { TurnStarter } from './turns/turn-starter';
 import { createDefaultTools } from './tools/default-tools';
 
 export interface RunningWorker {
@@ -25,7 +26,10 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   const pool = createPool(config.databaseUrl, config.databasePoolMax);
   const embedder = createEmbedder(config);
   const tools = createDefaultTools(pool, embedder);
+  // A finishing turn starts the next queued turn of its session (hand-off).
+  const client = await connectClient(config);
   const activities = createActivities({
+    turnStarter: new TurnStarter(client, config),
     pool,
     config,
     models: new ModelRouter(config),
@@ -53,6 +57,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   log.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
   const done = worker.run().finally(async () => {
     await connection.close().catch(() => undefined);
+    await client.connection.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
   });
   return {
