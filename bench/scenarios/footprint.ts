@@ -105,7 +105,8 @@ async function historyLength(bench: Bench, workflowId: string): Promise<number> 
     const history = await bench.temporal.workflow.getHandle(workflowId).fetchHistory();
     return history.events?.length ?? 0;
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return 0;
+    // fetchHistory reports an unknown id as gRPC NOT_FOUND (5), not as WorkflowNotFoundError.
+    if (err instanceof WorkflowNotFoundError || (err as { code?: number }).code === 5) return 0;
     throw err;
   }
 }
