@@ -75,10 +75,57 @@ export async function seedStoredWork(bench: Bench): Promise<void> {
       ),
     );
   }
+  await explainHotQueries(bench);
   const size = await pool.query<{ size: string }>(
     'select pg_size_pretty(pg_database_size(current_database())) as size',
   );
   progress(
     `stored work seeded in ${((Date.now() - started) / 1000).toFixed(0)} s: ${RUNS} turns, ${SESSIONS} sessions, ${ENTITIES} idle entities, database ${size.rows[0].size}`,
   );
+}
+
+/** The per-turn queries that could grow with stored work: their plans, once seeded. */
+const HOT_QUERIES: [string, string][] = [
+  [
+    'session claim',
+    `select case when a.status in ('queued', 'running') then a.id end,
+            exists (select 1 from runs r where r.session_id = s.id and r.kind = 'turn'
+                    and r.status in ('queued', 'running'))
+     from sessions s left join runs a on a.id = s.active_run_id where s.id = $1`,
+  ],
+  [
+    'next queued turn',
+    `select * from runs where session_id = $1 and kind = 'turn' and status = 'queued'
+     order by created_at, id limit 1`,
+  ],
+  [
+    'live runs of a session',
+    `select * from runs where session_id = $1 and status in ('queued', 'running') order by created_at`,
+  ],
+  ['session history', 'select * from messages where session_id = $1 order by seq'],
+  [
+    'orphan sweep',
+    `select id from runs where kind = 'turn' and status = 'queued' and last_seq = 0
+       and session_id is not null and created_at < now() - interval '2 minutes'
+       and not exists (select 1 from sessions s where s.id = runs.session_id
+                       and s.active_run_id is not null) and $1::uuid is not null
+     order by created_at limit 100`,
+  ],
+];
+
+async function explainHotQueries(bench: Bench): Promise<void> {
+  const { rows } = await bench.pool.query<{ id: string }>(
+    `select id from sessions where title like 'stored %' limit 1`,
+  );
+  for (const [name, sql] of HOT_QUERIES) {
+    const plan = await bench.pool
+      .query<{ 'QUERY PLAN': string }>(
+        `explain (analyze, costs off, timing off, summary on) ${sql}`,
+        [rows[0].id],
+      )
+      // Code before migration 0008 has no claim columns.
+      .catch((err: Error) => ({ rows: [{ 'QUERY PLAN': `Scan n/a: ${err.message}` }] }));
+    const lines = plan.rows.map((r) => r['QUERY PLAN']);
+    progress(`plan of ${name}: ${lines.filter((l) => /Scan|Execution/.test(l)).join(' | ')}`);
+  }
 }
