@@ -99,119 +99,134 @@ const p = (samples: Turn[], key: 'ttft' | 'total', q: number) =>
     q,
   );
 
+type Sides = Record<'reverie' | 'proxy' | 'direct', OpenAI>;
+type Side = keyof Sides;
+
+const row = (metric: string, unit: string, reverie: Spread, extra: Partial<Row> = {}): Row => ({
+  scenario: 'turncost',
+  metric,
+  unit,
+  reverie,
+  ...extra,
+});
+
+/** Sides alternate their order every repetition so drift hits them alike. */
+const orderOf = (rep: number): Side[] =>
+  rep % 2 ? ['direct', 'proxy', 'reverie'] : ['reverie', 'proxy', 'direct'];
+
+/** Added TTFT p50/p95 at `concurrency` lanes: reverie and the proxy minus the direct LLM, per rep. */
+async function addedTtft(
+  bench: Bench,
+  sides: Sides,
+  concurrency: number,
+  perLane: number,
+  aims: readonly [number, number],
+): Promise<Row[]> {
+  const { reps } = bench.profile;
+  const sessionsOf: Record<Side, (string | undefined)[]> = { reverie: [], proxy: [], direct: [] };
+  for (const side of Object.keys(sides) as Side[])
+    await lanes(bench, sides[side], concurrency, 1, sessionsOf[side]); // warm-up
+  const added: Record<'reverie' | 'proxy', Record<50 | 95, number[]>> = {
+    reverie: { 50: [], 95: [] },
+    proxy: { 50: [], 95: [] },
+  };
+  const direct: Record<50 | 95, number[]> = { 50: [], 95: [] };
+  for (let rep = 0; rep < reps; rep++) {
+    const got = {} as Record<Side, Turn[]>;
+    for (const side of orderOf(rep))
+      got[side] = (await lanes(bench, sides[side], concurrency, perLane, sessionsOf[side])).samples;
+    for (const q of [50, 95] as const) {
+      direct[q].push(p(got.direct, 'ttft', q));
+      for (const side of ['reverie', 'proxy'] as const)
+        added[side][q].push(p(got[side], 'ttft', q) - p(got.direct, 'ttft', q));
+    }
+    progress(
+      `turncost c${concurrency} rep ${rep + 1}/${reps}: added p50 ${added.reverie[50].at(-1)!.toFixed(1)} ms (proxy ${added.proxy[50].at(-1)!.toFixed(1)})`,
+    );
+  }
+  return ([50, 95] as const).flatMap((q, i) => {
+    const ours = spread(added.reverie[q]);
+    return [
+      row(`added TTFT p${q}, ${concurrency} at once`, 'ms', ours, {
+        baseline: spread(added.proxy[q]).median,
+        target: `≤ ${aims[i]} ms (baseline: proxy's added)`,
+        pass: ours.median <= aims[i],
+      }),
+      row(`direct TTFT p${q}, ${concurrency} at once`, 'ms', spread(direct[q])),
+    ];
+  });
+}
+
+/** `sessions` × `turns` streaming turns on each side: turns/s, and reverie's CPU per turn by process. */
+async function load(
+  bench: Bench,
+  sides: Sides,
+  sessions: number,
+  turns: number,
+  reps: number,
+): Promise<Row[]> {
+  const rates: Record<Side, number[]> = { reverie: [], proxy: [], direct: [] };
+  const p95: number[] = [];
+  const cpu = new Map<string, number[]>();
+  const clientCpu: number[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    for (const side of orderOf(rep)) {
+      const measured = await cpuPerTurn(bench, sessions * turns, () =>
+        lanes(bench, sides[side], sessions, turns, []),
+      );
+      const { samples, seconds } = measured.result;
+      rates[side].push((sessions * turns) / seconds);
+      if (side === 'reverie') {
+        p95.push(p(samples, 'total', 95));
+        for (const [name, ms] of measured.cpu) cpu.set(name, [...(cpu.get(name) ?? []), ms]);
+      }
+      // The load generator alone: what the bench process spends per direct turn.
+      if (side === 'direct') clientCpu.push(measured.cpu.get('bench process') ?? 0);
+    }
+    progress(
+      `turncost ${sessions}×${turns} rep ${rep + 1}/${reps}: ${rates.reverie.at(-1)!.toFixed(1)} turns/s (proxy ${rates.proxy.at(-1)!.toFixed(1)}, direct ${rates.direct.at(-1)!.toFixed(1)})`,
+    );
+  }
+  const rate = spread(rates.reverie);
+  const rows = [
+    row(`turns/s (${sessions}×${turns}, 64-token streams)`, '1/s', rate, {
+      baseline: spread(rates.proxy).median,
+      target: '≥ 40/s (baseline: proxy)',
+      pass: rate.median >= 40,
+    }),
+    row('turns/s, LLM directly', '1/s', spread(rates.direct)),
+    row('turn p95 (end to end)', 'ms', spread(p95)),
+  ];
+  const client = spread(clientCpu).median;
+  let total = 0;
+  for (const [name, values] of cpu) {
+    const s = spread(name === 'bench process' ? values.map((v) => v - client) : values);
+    total += s.median;
+    const label = name === 'bench process' ? 'API + worker (bench process − load generator)' : name;
+    rows.push(row(`CPU/turn: ${label}`, 'ms', s));
+  }
+  const once = { min: total, median: total, max: total };
+  rows.push(row('CPU/turn: all processes', 'ms', once, { target: '≤ 35 ms', pass: total <= 35 }));
+  return rows;
+}
+
 export async function turnCost(bench: Bench): Promise<Row[]> {
-  const { reps, ttftTurns } = bench.profile;
-  // The issue's load is 50 × 10 in both profiles; quick measures it once, full three times.
-  const [sessions, turns, loadReps] = [50, 10, bench.profile.name === 'quick' ? 1 : 3];
+  const { ttftTurns } = bench.profile;
   const text = seededText(seededRandom(64), 400).slice(0, TOKENS * PACING.chunkChars);
   bench.fake.setDefault({ kind: 'text', text, ...PACING });
   const proxy = await startProxy(bench.fake.baseURL);
-  const plain = openaiClient(`${proxy.url}/v1`, 'bench');
-  const sides = { reverie: bench.reverie, proxy: plain, direct: bench.direct };
-  type Side = keyof typeof sides;
-  const rows: Row[] = [];
-  const row = (metric: string, unit: string, reverie: Spread, extra: Partial<Row> = {}): Row => ({
-    scenario: 'turncost',
-    metric,
-    unit,
-    reverie,
-    ...extra,
-  });
+  const sides: Sides = {
+    reverie: bench.reverie,
+    proxy: openaiClient(`${proxy.url}/v1`, 'bench'),
+    direct: bench.direct,
+  };
   try {
-    // Added TTFT at concurrency 1 and 10: reverie and the proxy minus the direct LLM, per rep.
-    for (const [concurrency, perLane, aims] of [
-      [1, ttftTurns, [25, 40]],
-      [10, Math.max(2, Math.round(ttftTurns / 5)), [50, 120]],
-    ] as const) {
-      const sessionsOf: Record<Side, (string | undefined)[]> = {
-        reverie: [],
-        proxy: [],
-        direct: [],
-      };
-      for (const side of Object.keys(sides) as Side[])
-        await lanes(bench, sides[side], concurrency, 1, sessionsOf[side]); // warm-up
-      const added: Record<'reverie' | 'proxy', Record<50 | 95, number[]>> = {
-        reverie: { 50: [], 95: [] },
-        proxy: { 50: [], 95: [] },
-      };
-      const direct: Record<50 | 95, number[]> = { 50: [], 95: [] };
-      for (let rep = 0; rep < reps; rep++) {
-        const got = {} as Record<Side, Turn[]>;
-        const order: Side[] =
-          rep % 2 ? ['direct', 'proxy', 'reverie'] : ['reverie', 'proxy', 'direct'];
-        for (const side of order)
-          got[side] = (
-            await lanes(bench, sides[side], concurrency, perLane, sessionsOf[side])
-          ).samples;
-        for (const q of [50, 95] as const) {
-          direct[q].push(p(got.direct, 'ttft', q));
-          for (const side of ['reverie', 'proxy'] as const)
-            added[side][q].push(p(got[side], 'ttft', q) - p(got.direct, 'ttft', q));
-        }
-        progress(
-          `turncost c${concurrency} rep ${rep + 1}/${reps}: added p50 ${added.reverie[50].at(-1)!.toFixed(1)} ms (proxy ${added.proxy[50].at(-1)!.toFixed(1)})`,
-        );
-      }
-      for (const [i, q] of ([50, 95] as const).entries()) {
-        const ours = spread(added.reverie[q]);
-        rows.push(
-          row(`added TTFT p${q}, ${concurrency} at once`, 'ms', ours, {
-            baseline: spread(added.proxy[q]).median,
-            target: `≤ ${aims[i]} ms (baseline: proxy's added)`,
-            pass: ours.median <= aims[i],
-          }),
-          row(`direct TTFT p${q}, ${concurrency} at once`, 'ms', spread(direct[q])),
-        );
-      }
-    }
-
-    // Throughput: sessions × turns of 64-token streams, CPU per turn by process.
-    const rates: Record<Side, number[]> = { reverie: [], proxy: [], direct: [] };
-    const p95: number[] = [];
-    const cpu = new Map<string, number[]>();
-    const clientCpu: number[] = [];
-    for (let rep = 0; rep < loadReps; rep++) {
-      const order: Side[] =
-        rep % 2 ? ['direct', 'proxy', 'reverie'] : ['reverie', 'proxy', 'direct'];
-      for (const side of order) {
-        const measured = await cpuPerTurn(bench, sessions * turns, () =>
-          lanes(bench, sides[side], sessions, turns, []),
-        );
-        const { samples, seconds } = measured.result;
-        rates[side].push((sessions * turns) / seconds);
-        if (side === 'reverie') {
-          p95.push(p(samples, 'total', 95));
-          for (const [name, ms] of measured.cpu) cpu.set(name, [...(cpu.get(name) ?? []), ms]);
-        }
-        // The load generator alone: what the bench process spends per direct turn.
-        if (side === 'direct') clientCpu.push(measured.cpu.get('bench process') ?? 0);
-      }
-      progress(
-        `turncost ${sessions}×${turns} rep ${rep + 1}/${loadReps}: ${rates.reverie.at(-1)!.toFixed(1)} turns/s (proxy ${rates.proxy.at(-1)!.toFixed(1)}, direct ${rates.direct.at(-1)!.toFixed(1)})`,
-      );
-    }
-    const rate = spread(rates.reverie);
-    rows.push(
-      row(`turns/s (${sessions}×${turns}, 64-token streams)`, '1/s', rate, {
-        baseline: spread(rates.proxy).median,
-        target: '≥ 40/s (baseline: proxy)',
-        pass: rate.median >= 40,
-      }),
-      row('turns/s, LLM directly', '1/s', spread(rates.direct)),
-      row('turn p95 (end to end)', 'ms', spread(p95)),
-    );
-    const client = spread(clientCpu).median;
-    let total = 0;
-    for (const [name, values] of cpu) {
-      const s = spread(name === 'bench process' ? values.map((v) => v - client) : values);
-      total += s.median;
-      const label =
-        name === 'bench process' ? 'API + worker (bench process − load generator)' : name;
-      rows.push(row(`CPU/turn: ${label}`, 'ms', s));
-    }
-    const once = { min: total, median: total, max: total };
-    rows.push(row('CPU/turn: all processes', 'ms', once, { target: '≤ 35 ms', pass: total <= 35 }));
-    return rows;
+    return [
+      ...(await addedTtft(bench, sides, 1, ttftTurns, [25, 40])),
+      ...(await addedTtft(bench, sides, 10, Math.max(2, Math.round(ttftTurns / 5)), [50, 120])),
+      // The issue's load is 50 × 10 in both profiles; quick measures it once, full three times.
+      ...(await load(bench, sides, 50, 10, bench.profile.name === 'quick' ? 1 : 3)),
+    ];
   } finally {
     await proxy.close();
     // Back to the other scenarios' answer (harness.ts).
