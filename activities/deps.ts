@@ -5,6 +5,7 @@ import type { Embedder } from '../src/embeddings';
 import type { Logger } from '../src/logger';
 import type { ModelRouter } from '../src/providers/model-router';
 import type { ToolRegistry } from '../src/tools/tool-registry';
+import type { RunRow } from '../src/db/runs';
 
 /** Everything activities need; the worker builds it, tests may pass fakes. */
 export interface ActivityDeps {
@@ -16,4 +17,12 @@ export interface ActivityDeps {
   /** Original files and derived artefacts (fs or S3). */
   blobs: BlobStore;
   embedder: Embedder;
+  /**
+   * Starts the turn a finishing turn handed its session to (src/turns/turn-starter.ts,
+   * by shape: the workflows it starts import activities' types). Absent (tests with
+   * fakes): the orphan sweeper starts it.
+   */
+  turnStarter?: {
+    start(run: Pick<RunRow, 'id' | 'tenant_id' | 'session_id' | 'user_id'>): Promise<void>;
+  };
 }

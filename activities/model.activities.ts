@@ -29,6 +29,7 @@ export function createModelActivities({
   tools,
   embedder,
   log,
+  turnStarter,
 }: ActivityDeps) {
   return mapFailures({
     /**
@@ -62,7 +63,7 @@ export function createModelActivities({
       ]);
       // Finishing here, not in an activity of its own, spares a workflow task after the answer.
       const finish = (answered: GenerateStepResult) =>
-        input.complete ? completeIfLast(pool, runId, answered) : answered;
+        input.complete ? completeIfLast(pool, turnStarter, runId, answered) : answered;
       if (done) {
         const finishReason = done.tool_calls?.length ? 'tool_calls' : 'stop';
         return finish(stepResult(done, finishReason));
@@ -132,15 +133,18 @@ export function createModelActivities({
 /** A step without tool calls ends the run: status, usage and `done` (idempotent). */
 async function completeIfLast(
   pool: ActivityDeps['pool'],
+  turnStarter: ActivityDeps['turnStarter'],
   runId: string,
   answered: GenerateStepResult,
 ): Promise<GenerateStepResult> {
   if (answered.toolCallCount > 0) return answered;
-  await completeTurnRun(pool, {
+  const next = await completeTurnRun(pool, {
     runId,
     messageId: answered.messageId,
     finishReason: answered.finishReason,
   });
+  // The session's next queued turn, after the commit that handed it over.
+  if (next) await turnStarter?.start(next);
   return { ...answered, completed: true };
 }
 

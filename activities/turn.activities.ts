@@ -9,7 +9,7 @@ import type { ActivityDeps } from './deps';
 import { mapFailures } from './failure-mapping';
 
 /** Lifecycle writes of a turn: start, finish, abort (src/turns/turn-lifecycle.ts). Each is idempotent. */
-export function createTurnActivities({ pool }: ActivityDeps) {
+export function createTurnActivities({ pool, turnStarter }: ActivityDeps) {
   return mapFailures({
     /**
      * The run starts (histories recorded before `turn-begin-in-step-v1`; newer
@@ -21,7 +21,8 @@ export function createTurnActivities({ pool }: ActivityDeps) {
 
     /** The run succeeded (histories recorded before `turn-complete-in-step-v1`). */
     async completeTurn(input: CompletedTurn): Promise<void> {
-      await completeTurnRun(pool, input);
+      const next = await completeTurnRun(pool, input);
+      if (next) await turnStarter?.start(next);
     },
 
     /**
@@ -29,7 +30,9 @@ export function createTurnActivities({ pool }: ActivityDeps) {
      * was already streamed is kept as an incomplete assistant message.
      */
     async abortTurn(input: AbortedTurn): Promise<void> {
-      await abortTurnRun(pool, input);
+      // A retry after the commit finds the hand-off still to start, and starts it.
+      const next = await abortTurnRun(pool, input);
+      if (next) await turnStarter?.start(next);
     },
   });
 }

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { PassThrough } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
@@ -17,7 +18,8 @@ export interface Baseline {
 /**
  * A plain chat proxy: no Temporal, no database. It forwards each
  * `POST /v1/chat/completions` to the provider with the openai client, streaming
- * as reverie's model activity does, and answers one `chat.completion` JSON.
+ * as reverie's model activity does, and answers one `chat.completion` JSON
+ * (or, when the client asks to stream, relays the chunks as they come).
  */
 export function startProxy(providerBaseURL: string): Promise<Baseline> {
   const provider = new OpenAI({ baseURL: providerBaseURL, apiKey: 'bench', maxRetries: 0 });
@@ -32,6 +34,17 @@ export function startProxy(providerBaseURL: string): Promise<Baseline> {
       stream: true,
       stream_options: { include_usage: true },
     });
+    ctx.set('X-Session-Id', ctx.get('X-Session-Id') || randomUUID());
+    if (body.stream) {
+      const out = new PassThrough();
+      ctx.type = 'text/event-stream';
+      ctx.body = out;
+      void (async () => {
+        for await (const chunk of stream) out.write(`data: ${JSON.stringify(chunk)}\n\n`);
+        out.end('data: [DONE]\n\n');
+      })().catch((err: Error) => out.destroy(err));
+      return;
+    }
     let content = '';
     let usage: OpenAI.CompletionUsage | undefined;
     let finish: string | null = null;
@@ -40,7 +53,6 @@ export function startProxy(providerBaseURL: string): Promise<Baseline> {
       finish = chunk.choices[0]?.finish_reason ?? finish;
       usage = chunk.usage ?? usage;
     }
-    ctx.set('X-Session-Id', ctx.get('X-Session-Id') || randomUUID());
     ctx.body = {
       id: `chatcmpl-${randomUUID()}`,
       object: 'chat.completion',

@@ -11,15 +11,18 @@ import { footprint } from './scenarios/footprint';
 import { health } from './scenarios/health';
 import { throughput } from './scenarios/throughput';
 import { ttft } from './scenarios/ttft';
+import { turnCost as turncost } from './scenarios/turn-cost';
 import { sse } from './scenarios/sse';
 import { resume } from './scenarios/resume';
 import { run as runDreaming } from './dreaming';
+import { seedStoredWork } from './stored-work';
 import { memoryScenario as memory } from './memory-search';
 
 /** In run order: footprint last, since it reports memory after the others. */
 const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = {
   ttft,
   throughput,
+  turncost,
   health,
   ingest,
   memory,
@@ -57,13 +60,14 @@ async function dreaming(bench: Bench): Promise<Row[]> {
 const USAGE = `usage: npm run bench -- [--quick] [--strict] [${Object.keys(SCENARIOS).join('|')} ...]
   --quick   small workloads, about 2-3 minutes
   --strict  exit 1 when a target is missed
-  --no-save print the table only (the smoke at the end of npm test)`;
+  --no-save print the table only (the smoke at the end of npm test)
+  --stored  first seed 100k finished turns, 3000 sessions, 2000 idle entities (bench/stored-work.ts)`;
 
 export async function main(argv: string[]): Promise<number> {
   const flags = argv.filter((a) => a.startsWith('-'));
   const names = argv.filter((a) => !a.startsWith('-'));
   const unknown = [
-    ...flags.filter((f) => !['--quick', '--strict', '--no-save'].includes(f)),
+    ...flags.filter((f) => !['--quick', '--strict', '--no-save', '--stored'].includes(f)),
     ...names.filter((n) => !(n in SCENARIOS)),
   ];
   if (unknown.length > 0 || flags.includes('--help')) {
@@ -77,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
   const bench = await startBench(profile);
   const rows: Row[] = [];
   try {
+    if (flags.includes('--stored')) await seedStoredWork(bench);
     for (const name of selected) {
       const t0 = Date.now();
       progress(`${name}: running`);

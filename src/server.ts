@@ -14,6 +14,7 @@ import { ModelRouter } from './providers/model-router';
 import { SCRIPTED_RESPONDERS } from './scripted-responders';
 import { connectClient } from './temporal/client';
 import { OrphanRunSweeper } from './turns/orphan-sweeper';
+import { TurnStarter } from './turns/turn-starter';
 import { TurnService } from './turns/turn-service';
 import { DreamingService } from './dreaming/dream-service';
 import { FileService } from './files/file-service';
@@ -46,7 +47,13 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     await blobs
       .ensureBucket()
       .catch((err: Error) => log.warn({ err: err.message }, 'blob bucket not ready'));
-  const sweeper = new OrphanRunSweeper(pool, temporal, log);
+  const sweeper = new OrphanRunSweeper(
+    pool,
+    temporal,
+    log,
+    undefined,
+    new TurnStarter(temporal, config),
+  );
   sweeper.start();
   const metrics = new ApiMetrics();
   const models = new ModelRouter(config, SCRIPTED_RESPONDERS);

@@ -8,6 +8,8 @@ import type { Logger } from './logger';
 import { ModelRouter } from './providers/model-router';
 import { SCRIPTED_RESPONDERS } from './scripted-responders';
 import { connectWorker } from './temporal/worker-connection';
+import { connectClient } from './temporal/client';
+import { TurnStarter } from './turns/turn-starter';
 import { createDefaultTools } from './tools/default-tools';
 
 export interface RunningWorker {
@@ -26,7 +28,10 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   const pool = createPool(config.databaseUrl, config.databasePoolMax);
   const embedder = createEmbedder(config);
   const tools = createDefaultTools(pool, embedder);
+  // A finishing turn starts the next queued turn of its session (hand-off).
+  const client = await connectClient(config);
   const activities = createActivities({
+    turnStarter: new TurnStarter(client, config),
     pool,
     config,
     models: new ModelRouter(config, SCRIPTED_RESPONDERS),
@@ -54,6 +59,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   log.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
   const done = worker.run().finally(async () => {
     await connection.close().catch(() => undefined);
+    await client.connection.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
   });
   return {

@@ -6,6 +6,7 @@
 import { serverUsage } from '../procfs';
 import { MODEL, progress, TENANT_ID, type Bench, type Row } from '../harness';
 import { spread, type Spread } from '../stats';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { sessionWorkflowId, turnWorkflowId } from '../../workflows/session.workflow';
 import { sessionLoad } from './throughput';
 
@@ -98,9 +99,16 @@ export async function footprint(bench: Bench): Promise<Row[]> {
   return rows;
 }
 
+/** Events in a workflow's history; 0 for one that never ran (a session whose turns started directly). */
 async function historyLength(bench: Bench, workflowId: string): Promise<number> {
-  const history = await bench.temporal.workflow.getHandle(workflowId).fetchHistory();
-  return history.events?.length ?? 0;
+  try {
+    const history = await bench.temporal.workflow.getHandle(workflowId).fetchHistory();
+    return history.events?.length ?? 0;
+  } catch (err) {
+    // fetchHistory reports an unknown id as gRPC NOT_FOUND (5), not as WorkflowNotFoundError.
+    if (err instanceof WorkflowNotFoundError || (err as { code?: number }).code === 5) return 0;
+    throw err;
+  }
 }
 
 async function count(bench: Bench, sql: string, runId: string): Promise<number> {

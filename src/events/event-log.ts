@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { withTransaction } from '../db/sql';
 import { RUN_EVENTS_CHANNEL, type NewRunEvent, type RunEvent } from './types';
 import { storableJson } from './storable-json';
 
@@ -12,12 +11,15 @@ export interface AppendOptions {
 }
 
 /**
- * Append a batch of events to a run's log in one transaction, with one NOTIFY.
+ * Append a batch of events to a run's log, with one NOTIFY, in one statement.
  *
  * Sequence numbers come from `runs.last_seq`, bumped under the run's row lock, so
  * concurrent writers for one run commit in sequence order: a reader that sees
  * seq N has already been able to see every seq below N. No gaps, no reuse.
+ * One statement in autocommit, not a transaction of four: a streaming step
+ * appends a batch every few tokens, and each round trip costs both sides CPU.
  * @returns the last sequence number written.
+ * @throws SupersededAttemptError when a newer attempt of the step holds its fence
  */
 export async function appendRunEvents(
   pool: pg.Pool,
@@ -26,7 +28,42 @@ export async function appendRunEvents(
   options: AppendOptions = {},
 ): Promise<number> {
   if (events.length === 0) throw new Error('appendRunEvents needs at least one event');
-  return withTransaction(pool, (tx) => appendRunEventsInTransaction(tx, runId, events, options));
+  const fenced = options.step !== undefined && options.attempt !== undefined;
+  // The notification carries the rows as stored (jsonb), like notificationPayload's.
+  const res = await pool.query<{ last_seq: number }>(
+    `with counter as (
+       update runs set last_seq = last_seq + $2 where id = $1
+         and ($7::boolean is false or (fence_step = $5 and fence_attempt = $6))
+       returning last_seq
+     ), inserted as (
+       insert into run_events (run_id, seq, type, data, step, attempt)
+       select $1::uuid, c.last_seq - $2 + e.n, e.t, e.d, $5::int, $6::int
+       from counter c, unnest($3::text[], $4::jsonb[]) with ordinality as e(t, d, n)
+       returning seq, type, data
+     ), batch as (
+       select json_agg(json_build_array(seq, type, data) order by seq)::text as body from inserted
+     )
+     select c.last_seq, pg_notify($8, $1::text || ':' || c.last_seq ||
+              case when octet_length(b.body) <= $9 then ':' || b.body else '' end)
+     from counter c, batch b`,
+    [
+      runId,
+      events.length,
+      events.map((e) => e.type),
+      events.map((e) => JSON.stringify(e.data)),
+      options.step ?? null,
+      options.attempt ?? null,
+      fenced,
+      RUN_EVENTS_CHANNEL,
+      NOTIFY_EVENTS_MAX_BYTES,
+    ],
+  );
+  if (res.rowCount !== 1) {
+    throw fenced
+      ? new SupersededAttemptError(runId, options.step!, options.attempt!)
+      : new Error(`run ${runId} does not exist`);
+  }
+  return res.rows[0].last_seq;
 }
 
 /** `appendRunEvents` inside the caller's transaction (so events commit with other writes). */

@@ -32,9 +32,30 @@ function encodingOf(model: string): 'o200k_base' | 'cl100k_base' {
     : 'o200k_base';
 }
 
+/**
+ * Counts of recent texts, by encoding. Every step of a turn counts the whole
+ * session history again (and the system prompt, the tools): the same texts,
+ * turn after turn, whose counts never change. Bounded, least recently used out.
+ */
+const CACHE_LIMIT = 20_000;
+const cached = new Map<string, number>();
+
 /** Tokens of one text as `model` counts them. */
 export function countTextTokens(text: string, model: string): number {
-  return text ? counterFor(encodingOf(model))(text) : 0;
+  if (!text) return 0;
+  const encoding = encodingOf(model);
+  const key = `${encoding}\u0000${text}`;
+  const hit = cached.get(key);
+  if (hit !== undefined) {
+    // Re-inserted: Map order is recency order.
+    cached.delete(key);
+    cached.set(key, hit);
+    return hit;
+  }
+  const n = counterFor(encoding)(text);
+  cached.set(key, n);
+  if (cached.size > CACHE_LIMIT) cached.delete(cached.keys().next().value!);
+  return n;
 }
 
 /** Framing of each chat message (role, separators), as OpenAI documents for its chat format. */

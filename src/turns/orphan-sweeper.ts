@@ -1,25 +1,22 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Pool } from '../db/pool';
-import { finishRun } from '../db/runs';
 import { many, withTransaction } from '../db/sql';
-import { appendRunEventsInTransaction } from '../events/event-log';
 import type { Logger } from '../logger';
+import { closeNotAccepted, recoverClaims } from './claim-recovery';
+import type { TurnStarter } from './turn-starter';
 import {
   getSessionStateQuery,
   sessionWorkflowId,
   turnWorkflowId,
 } from '../../workflows/session.workflow';
 
-const NOT_ACCEPTED = {
-  code: 'not_accepted',
-  message: 'the request that created this run ended before the run was accepted; it never ran',
-};
-
 /**
  * Finds turn runs that were recorded but never handed to their session (the
  * API died between the insert and the update-with-start, and the client did
  * not retry with its Idempotency-Key) and closes them as failed, so no run
  * stays `queued` forever. A run its session or Temporal knows is left alone.
+ * Session claims whose holder will never finish are recovered too
+ * (src/turns/claim-recovery.ts), so a session's queue always moves on.
  */
 export class OrphanRunSweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -32,6 +29,8 @@ export class OrphanRunSweeper {
       minAgeMs: 120_000,
       intervalMs: 60_000,
     },
+    /** Starts turns a recovered claim passes to; without it claims are not recovered. */
+    private readonly turns?: Pick<TurnStarter, 'start'>,
   ) {}
 
   start(): void {
@@ -59,25 +58,33 @@ export class OrphanRunSweeper {
       `select id, tenant_id, session_id from runs
        where kind = 'turn' and status = 'queued' and last_seq = 0 and session_id is not null
          and created_at < now() - make_interval(secs => $1::float8 / 1000)
+         -- Runs of a claimed session wait in Postgres (or hold it): recoverClaims' part.
+         and not exists (select 1 from sessions s
+                         where s.id = runs.session_id and s.active_run_id is not null)
        order by created_at limit 100`,
       [this.options.minAgeMs],
     );
     const closed: string[] = [];
     for (const run of candidates) {
       if (await this.knownToTemporal(run)) continue;
-      const finished = await withTransaction(this.pool, async (tx) => {
-        const row = await finishRun(tx, run.id, { status: 'failed', error: NOT_ACCEPTED });
-        if (!row) return false;
-        await appendRunEventsInTransaction(tx, run.id, [
-          { type: 'error', data: NOT_ACCEPTED },
-          { type: 'done', data: { reason: 'failed', message_id: null } },
-        ]);
-        return true;
-      });
+      const { closed: finished } = await withTransaction(this.pool, (tx) =>
+        closeNotAccepted(tx, run.id),
+      );
       if (finished) {
         closed.push(run.id);
         this.log.warn({ runId: run.id }, 'closed a turn run that was never accepted');
       }
+    }
+    if (this.turns) {
+      const recovered = await recoverClaims(
+        this.pool,
+        this.temporal,
+        this.turns,
+        this.options.minAgeMs,
+      );
+      for (const runId of recovered)
+        this.log.warn({ runId }, 'closed the dead holder of a session');
+      closed.push(...recovered);
     }
     return closed;
   }

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { insertMessage } from '../db/messages';
+import type pg from 'pg';
 import type { Pool } from '../db/pool';
 import { finishRun, markRunStarted, type RunRow } from '../db/runs';
 import { touchSession } from '../db/sessions';
+import { handOffClaim, pendingHandOff } from '../db/session-claims';
 import { sessionTitle } from './session-title';
 import { withTransaction } from '../db/sql';
 import { appendRunEventsInTransaction } from '../events/event-log';
@@ -61,18 +63,27 @@ export interface CompletedTurn {
   finishReason: string;
 }
 
-/** The run succeeded: usage and `done` are announced in the same commit as the status. */
-export async function completeTurnRun(pool: Pool, input: CompletedTurn): Promise<void> {
-  await withTransaction(pool, async (tx) => {
+/**
+ * The run succeeded: usage and `done` are announced in the same commit as the
+ * status, and the session passes to its next queued turn.
+ * @returns the turn that now holds the session, for the caller to start (after commit)
+ */
+export async function completeTurnRun(
+  pool: Pool,
+  input: CompletedTurn,
+): Promise<RunRow | undefined> {
+  return withTransaction(pool, async (tx) => {
     const run = await finishRun(tx, input.runId, {
       status: 'succeeded',
       messageId: input.messageId,
     });
-    if (!run) return; // already finished by an earlier attempt
+    // Already finished by an earlier attempt: only its hand-off may be left to start.
+    if (!run) return pendingHandOff(tx, input.runId);
     await appendRunEventsInTransaction(tx, input.runId, [
       { type: 'usage', data: usageEvent(run) },
       { type: 'done', data: { reason: input.finishReason, message_id: input.messageId } },
     ]);
+    return handOffClaim(tx, input.runId);
   });
 }
 
@@ -88,21 +99,31 @@ export interface AbortedTurn {
  * was already streamed is kept as an incomplete assistant message; status,
  * message, `error`, usage and `done` commit together, once.
  */
-export async function abortTurnRun(pool: Pool, input: AbortedTurn): Promise<void> {
-  await withTransaction(pool, async (tx) => {
-    const run = await finishRun(tx, input.runId, {
-      status: input.status,
-      error: input.error ?? null,
-    });
-    if (!run) return;
-    const message = run.session_id ? await keepPartialAnswer(tx, run, input.status) : undefined;
-    if (message) await tx.query('update runs set message_id = $2 where id = $1', [run.id, message]);
-    const events: NewRunEvent[] = [];
-    if (input.error) events.push({ type: 'error', data: input.error });
-    events.push({ type: 'usage', data: usageEvent(run) });
-    events.push({ type: 'done', data: { reason: input.status, message_id: message ?? null } });
-    await appendRunEventsInTransaction(tx, run.id, events);
+export function abortTurnRun(pool: Pool, input: AbortedTurn): Promise<RunRow | undefined> {
+  return withTransaction(pool, (tx) => abortTurnRunInTransaction(tx, input));
+}
+
+/**
+ * {@link abortTurnRun} in the caller's transaction (a stop that holds the session's lock).
+ * @returns the turn that now holds the session, for the caller to start (after commit)
+ */
+export async function abortTurnRunInTransaction(
+  tx: pg.PoolClient,
+  input: AbortedTurn,
+): Promise<RunRow | undefined> {
+  const run = await finishRun(tx, input.runId, {
+    status: input.status,
+    error: input.error ?? null,
   });
+  if (!run) return pendingHandOff(tx, input.runId);
+  const message = run.session_id ? await keepPartialAnswer(tx, run, input.status) : undefined;
+  if (message) await tx.query('update runs set message_id = $2 where id = $1', [run.id, message]);
+  const events: NewRunEvent[] = [];
+  if (input.error) events.push({ type: 'error', data: input.error });
+  events.push({ type: 'usage', data: usageEvent(run) });
+  events.push({ type: 'done', data: { reason: input.status, message_id: message ?? null } });
+  await appendRunEventsInTransaction(tx, run.id, events);
+  return handOffClaim(tx, run.id);
 }
 
 function usageEvent(run: RunRow) {

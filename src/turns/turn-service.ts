@@ -10,10 +10,15 @@ import { insertMessage } from '../db/messages';
 import type { Pool, Queryable } from '../db/pool';
 import type { RunRow, TurnInput } from '../db/runs';
 import { ensureSession } from '../db/sessions';
+import { claimSession, handOffClaim, lockSessionHold } from '../db/session-claims';
+import { getRun } from '../db/runs';
+import { withTransaction } from '../db/sql';
 import { touchUser } from '../db/users';
 import { ConflictError, NotFoundError } from '../errors';
 import { FailureType } from '../failure-types';
 import type { RunStarter } from '../runs/run-starter';
+import { abortTurnRunInTransaction } from './turn-lifecycle';
+import { TurnStarter } from './turn-starter';
 import {
   cancelRunSignal,
   sessionWorkflow,
@@ -47,17 +52,34 @@ export interface StartedTurn {
 }
 
 /**
- * Starts chat turns: records the run (claim check), then hands it to the
- * session entity with update-with-start. The update id is the run id, so a
- * retried request can never start a second turn.
+ * How a recorded turn run reaches Temporal, decided under the session's lock
+ * in the run's own transaction:
+ * - `claimed`: the session was idle; the run holds it and its turn workflow
+ *   starts directly (one workflow, no entity: the common case);
+ * - `queued`: a claimed turn holds the session; the run waits in Postgres
+ *   and the holder's finishing transaction hands the session to it;
+ * - `entity`: turns started by the session entity (the path before claims)
+ *   are still live; the run goes to the entity, which keeps serialising them.
+ */
+type Route = { kind: 'claimed' } | { kind: 'queued'; holderId: string } | { kind: 'entity' };
+
+/**
+ * Starts chat turns: records the run (claim check) and, in the same
+ * transaction, applies the session's one-turn-at-a-time rule (its Postgres
+ * claim), then starts the turn workflow (or leaves it queued). Starts are
+ * idempotent on the workflow id, so a retried request never starts a second turn.
  */
 export class TurnService {
+  private readonly turns: TurnStarter;
+
   constructor(
     private readonly pool: Pool,
     private readonly runs: RunStarter,
     private readonly temporal: Client,
     private readonly config: Config,
-  ) {}
+  ) {
+    this.turns = new TurnStarter(temporal, config);
+  }
 
   /**
    * @throws NotFoundError 404 when `sessionId` names another tenant's session.
@@ -65,7 +87,7 @@ export class TurnService {
    * @throws UnavailableError 503 when Temporal cannot be reached; nothing is kept.
    */
   async start(req: TurnRequest): Promise<StartedTurn> {
-    const made: { sessionId?: string } = {};
+    const made: Made = {};
     const { run, created } = await this.runs.start({
       tenantId: req.tenantId,
       kind: 'turn',
@@ -75,10 +97,14 @@ export class TurnService {
       workflowId: (runId) => turnWorkflowId(req.tenantId, runId),
       idempotencyKey: req.idempotencyKey,
       fingerprint: req.requestFingerprint,
-      prepare: (tx) => this.prepareSession(tx, req, made),
-      // A retry re-submits with `enqueue`: the first request's strategy was already applied.
-      launch: (r, retry) => this.submit(r, retry ? 'enqueue' : req.strategy),
-      undo: (r) => this.undoSession(made.sessionId, r.id),
+      prepare: async (tx, runId) => {
+        const prepared = await this.prepareSession(tx, req, made);
+        made.route = await this.route(tx, prepared.sessionId, runId, req.strategy);
+        return prepared;
+      },
+      // A retry's strategy is `enqueue`: the first request's was already applied.
+      launch: (r, retry) => this.launch(r, retry ? undefined : made.route, req.strategy),
+      undo: (r) => this.undo(made, r),
       keepWhenUncertain: true,
     });
     return { run, sessionId: run.session_id!, created };
@@ -117,6 +143,61 @@ export class TurnService {
       }
     }
     return { sessionId: session.id };
+  }
+
+  /**
+   * Apply the session's claim to a run being recorded (the caller's transaction).
+   * @throws ConflictError 409 `run_in_progress` for `reject` on a busy session: nothing is stored
+   */
+  private async route(
+    tx: Queryable,
+    sessionId: string,
+    runId: string,
+    strategy: MultitaskStrategy,
+  ): Promise<Route> {
+    const hold = await lockSessionHold(tx, sessionId);
+    if (hold.entityBusy) return { kind: 'entity' };
+    if (!hold.holderId) {
+      await claimSession(tx, sessionId, runId, false);
+      return { kind: 'claimed' };
+    }
+    if (strategy === 'reject') {
+      throw new ConflictError('run_in_progress', 'a turn is already running in this session', {
+        session_id: sessionId,
+        runId: hold.holderId,
+      });
+    }
+    return { kind: 'queued', holderId: hold.holderId };
+  }
+
+  /** Hand the recorded run to Temporal by its route; a retry reads the route again. */
+  private async launch(run: RunRow, route: Route | undefined, strategy: MultitaskStrategy) {
+    const retry = route === undefined;
+    const at = route ?? (await this.currentRoute(run));
+    if (at.kind === 'claimed') return this.turns.start(run);
+    if (at.kind === 'entity') return this.submit(run, retry ? 'enqueue' : strategy);
+    // Queued: its turn starts when the holder hands the session over.
+    if (!retry && strategy === 'interrupt') {
+      const holder = await getRun(this.pool, run.tenant_id, at.holderId);
+      if (holder) await this.turns.stop(holder, 'interrupted');
+    }
+  }
+
+  /** Where an earlier request's run stands now (an Idempotency-Key retry of a `queued` run). */
+  private async currentRoute(run: RunRow): Promise<Route> {
+    const hold = await lockSessionHold(this.pool, run.session_id!);
+    if (hold.holderId === run.id) return { kind: 'claimed' };
+    if (hold.holderId) return { kind: 'queued', holderId: hold.holderId };
+    return { kind: 'entity' };
+  }
+
+  /** Undo a refused or unconfirmed run: free its claim for the next queued turn, drop its session. */
+  private async undo(made: Made, run: RunRow): Promise<void> {
+    if (made.route?.kind === 'claimed') {
+      const next = await withTransaction(this.pool, (tx) => handOffClaim(tx, run.id));
+      if (next) await this.turns.start(next).catch(() => undefined); // else the sweeper
+    }
+    await this.undoSession(made.sessionId, run.id);
   }
 
   /** Remove a session the refused request made, unless another run has joined it since. */
@@ -169,11 +250,32 @@ export class TurnService {
     }
   }
 
-  /** Cancel (or interrupt) a run: queued runs leave the queue, a running one stops. */
+  /**
+   * Cancel (or interrupt) a run: a queued run leaves the queue at once
+   * (settled, not behind the running turn), the holder of the session stops.
+   */
   async cancel(run: RunRow, reason: 'cancelled' | 'interrupted' = 'cancelled'): Promise<void> {
     if (!run.session_id) return;
-    await this.temporal.workflow
-      .getHandle(sessionWorkflowId(run.tenant_id, run.session_id))
-      .signal(cancelRunSignal, { runId: run.id, reason });
+    const sessionId = run.session_id;
+    // Under the session's lock, so a hand-off cannot give the session to a run being cancelled.
+    const action = await withTransaction(this.pool, async (tx) => {
+      const hold = await lockSessionHold(tx, sessionId);
+      if (hold.holderId === run.id) return 'stop' as const;
+      if (!hold.holderId) return 'entity' as const;
+      await abortTurnRunInTransaction(tx, { runId: run.id, status: reason });
+      return 'settled' as const;
+    });
+    if (action === 'stop') await this.turns.stop(run, reason);
+    if (action === 'entity') {
+      await this.temporal.workflow
+        .getHandle(sessionWorkflowId(run.tenant_id, sessionId))
+        .signal(cancelRunSignal, { runId: run.id, reason });
+    }
   }
+}
+
+/** What this request made, for its launch and its undo. */
+interface Made {
+  sessionId?: string;
+  route?: Route;
 }

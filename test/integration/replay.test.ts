@@ -7,7 +7,7 @@ import request from 'supertest';
 import { DEFAULT_TENANT_ID } from '../../src/config';
 import { ingestWorkflowId } from '../../workflows/ingest-file.workflow';
 import { seedConversations } from '../helpers/dream-seed';
-import { sessionWorkflowId, turnWorkflowId } from '../../workflows/session.workflow';
+import { turnWorkflowId } from '../../workflows/session.workflow';
 import { createGate, startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { startPlatform, workflowBundle, type Platform } from '../helpers/platform';
 
@@ -120,9 +120,12 @@ describe('workflow replay', () => {
         'turn-interrupted',
         temporal.workflow.getHandle(turnWorkflowId(DEFAULT_TENANT_ID, second.body.run.id)),
       ],
+      // Started by the interrupted turn's hand-off. Turns of an idle session
+      // start directly (its Postgres claim), so no session entity runs here:
+      // its recorded histories (session-three-turns.*) still replay below.
       [
-        'session-three-turns',
-        temporal.workflow.getHandle(sessionWorkflowId(DEFAULT_TENANT_ID, sessionId)),
+        'turn-handed-off',
+        temporal.workflow.getHandle(turnWorkflowId(DEFAULT_TENANT_ID, third.body.run.id)),
       ],
     ];
     return Promise.all(

@@ -158,7 +158,11 @@ describe('a turn refused because Temporal is unreachable', () => {
 
   it('leaves no session, seed message or run', async () => {
     const deadTemporal = {
-      workflow: { executeUpdateWithStart: () => Promise.reject(unreachable()) },
+      workflow: {
+        // Turns of an idle session start directly; busy ones go through the entity.
+        start: () => Promise.reject(unreachable()),
+        executeUpdateWithStart: () => Promise.reject(unreachable()),
+      },
     } as unknown as Client;
     const config = loadConfig(await platformEnv(), false);
     const turns = new TurnService(pool, new RunStarter(pool), deadTemporal, config);
