@@ -6,6 +6,7 @@ import type { Pool } from '../db/pool';
 import { AppError } from '../errors';
 import type { EventHub } from '../events/event-hub';
 import { BypassList } from './bypass-list';
+import { SseConnections } from './sse-connections';
 import { callerLimits } from './tier-limits';
 
 /** What `RateLimit-*` headers report for an accepted request. */
@@ -41,13 +42,16 @@ export class RateLimitError extends AppError {
  */
 export class RateLimits {
   readonly bypass: BypassList;
+  readonly sse: SseConnections;
   private readonly limiters = new Map<string, RateLimiterPostgres>();
 
   constructor(
     private readonly pool: Pool,
     private readonly config: Config['rateLimits'],
+    sseMaxPerCaller = Number.MAX_SAFE_INTEGER,
   ) {
     this.bypass = new BypassList(pool);
+    this.sse = new SseConnections(sseMaxPerCaller);
   }
 
   /** Hear bypass list changes from every process. */
