@@ -9,6 +9,7 @@ import { machine, table, writeReport, type Report } from './report';
 import { ingest } from './ingest';
 import { footprint } from './scenarios/footprint';
 import { health } from './scenarios/health';
+import { auth } from './scenarios/auth';
 import { throughput } from './scenarios/throughput';
 import { ttft } from './scenarios/ttft';
 import { sse } from './scenarios/sse';
@@ -21,6 +22,7 @@ const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = {
   ttft,
   throughput,
   health,
+  auth,
   ingest,
   memory,
   sse,
