@@ -23,8 +23,9 @@ create table rate_limit_bypass (
 );
 
 -- rate-limiter-flexible's RateLimiterPostgres table (its own schema, made here
--- so no API process needs DDL rights at start-up).
-create table rate_limits (
+-- so no API process needs DDL rights at start-up). Unlogged: counters are
+-- written on every request and need no WAL fsync; a crash only resets windows.
+create unlogged table rate_limits (
   key varchar(255) primary key,
   points integer not null default 0,
   expire bigint
