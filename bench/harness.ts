@@ -159,6 +159,10 @@ export async function startBench(profile: Profile): Promise<Bench> {
         LLM_BASE_URL: fake.baseURL,
         LLM_MODEL: MODEL,
         BLOB_DIR: path.join(ROOT, '.reverie', 'bench-blobs'),
+        // Limits stay on (their cost is part of every request) but never bind.
+        RATE_RPS: '1000000',
+        RATE_BURST: '100000000',
+        MAX_CONCURRENT_TURNS: '100000',
       },
       false,
     );

@@ -11,6 +11,8 @@ export interface LoadOptions {
   url: string;
   connections: number;
   durationMs: number;
+  /** Sent with every request (e.g. `Authorization`). */
+  headers?: Record<string, string>;
 }
 
 export interface LoadResult {
@@ -21,7 +23,12 @@ export interface LoadResult {
 }
 
 /** Run the load in this thread. */
-export async function httpLoad({ url, connections, durationMs }: LoadOptions): Promise<LoadResult> {
+export async function httpLoad({
+  url,
+  connections,
+  durationMs,
+  headers,
+}: LoadOptions): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const latenciesMs: number[] = [];
   let errors = 0;
@@ -29,7 +36,7 @@ export async function httpLoad({ url, connections, durationMs }: LoadOptions): P
   const deadline = started + durationMs;
   const get = () =>
     new Promise<boolean>((resolve) => {
-      const req = http.get(url, { agent }, (res) => {
+      const req = http.get(url, { agent, headers }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode === 200));
       });

@@ -9,6 +9,7 @@ import { machine, table, writeReport, type Report } from './report';
 import { ingest } from './ingest';
 import { footprint } from './scenarios/footprint';
 import { health } from './scenarios/health';
+import { auth } from './scenarios/auth';
 import { throughput } from './scenarios/throughput';
 import { ttft } from './scenarios/ttft';
 import { turnCost as turncost } from './scenarios/turn-cost';
@@ -24,6 +25,7 @@ const SCENARIOS: Record<string, (bench: Bench) => Promise<Row[]>> = {
   throughput,
   turncost,
   health,
+  auth,
   ingest,
   memory,
   sse,

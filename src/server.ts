@@ -38,7 +38,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   const auth = new Authenticator(pool, config, log);
   // Revocations and tenant changes arrive on the hub's one LISTEN connection.
   auth.listen(hub);
-  const limits = new RateLimits(pool, config.rateLimits);
+  const limits = new RateLimits(pool, config.rateLimits, config.security.sseMaxPerKey);
   limits.listen(hub);
   await hub.start();
   const blobs = createBlobStore(config);

@@ -91,20 +91,17 @@ export function listApiKeys(
 }
 
 /**
- * Revoke a key and tell every API process in the same transaction's commit
- * (NOTIFY is delivered on commit), so no replica serves it from its cache.
+ * Revoke a key; every API process hears it on commit (a trigger NOTIFYs), so
+ * no replica serves it from its cache.
  * @returns the revoked row, or undefined when no such key exists.
  */
-export async function revokeApiKey(db: Queryable, id: string): Promise<ApiKeyRow | undefined> {
-  const row = await maybeOne<ApiKeyRow>(
+export function revokeApiKey(db: Queryable, id: string): Promise<ApiKeyRow | undefined> {
+  // The table's trigger sends the `key:<id>` notice (migration 0007).
+  return maybeOne<ApiKeyRow>(
     db,
-    `with revoked as (
-       update api_keys set revoked_at = coalesce(revoked_at, now()) where id = $1 returning ${COLUMNS}
-     )
-     select revoked.*, pg_notify($2, 'key:' || revoked.id::text) from revoked`,
-    [id, SECURITY_CHANNEL],
+    `update api_keys set revoked_at = coalesce(revoked_at, now()) where id = $1 returning ${COLUMNS}`,
+    [id],
   );
-  return row;
 }
 
 /** Record when keys were last used: one set-based update for a whole batch. */

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { SECURITY_CHANNEL } from './api-keys';
 import type { Queryable } from './pool';
 import { many, maybeOne, one } from './sql';
 
@@ -17,13 +16,10 @@ export function insertBypass(
 ): Promise<BypassRow> {
   return one<BypassRow>(
     db,
-    `with added as (
-       insert into rate_limit_bypass (id, type, value) values ($1, $2, $3)
-       on conflict (type, value) do update set value = excluded.value
-       returning id, type, value, created_at
-     )
-     select added.*, pg_notify($4, 'bypass') from added`,
-    [randomUUID(), entry.type, entry.value, SECURITY_CHANNEL],
+    `insert into rate_limit_bypass (id, type, value) values ($1, $2, $3)
+     on conflict (type, value) do update set value = excluded.value
+     returning id, type, value, created_at`,
+    [randomUUID(), entry.type, entry.value],
   );
 }
 
@@ -38,8 +34,7 @@ export function listBypass(db: Queryable): Promise<BypassRow[]> {
 export function deleteBypass(db: Queryable, id: string): Promise<BypassRow | undefined> {
   return maybeOne<BypassRow>(
     db,
-    `with gone as (delete from rate_limit_bypass where id = $1 returning id, type, value, created_at)
-     select gone.*, pg_notify($2, 'bypass') from gone`,
-    [id, SECURITY_CHANNEL],
+    'delete from rate_limit_bypass where id = $1 returning id, type, value, created_at',
+    [id],
   );
 }

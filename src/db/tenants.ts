@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SECURITY_CHANNEL } from './api-keys';
 import type { Queryable } from './pool';
 import { many, maybeOne, one } from './sql';
 
@@ -56,7 +55,8 @@ export function listTenants(
 }
 
 /**
- * Change a tenant; every API process drops its cached tier and limits on commit.
+ * Change a tenant; every API process drops its cached tier and limits on commit
+ * (the table's trigger NOTIFYs).
  * `limits` replaces the stored limits; `webhook_url: null` clears it.
  */
 export function updateTenant(
@@ -71,15 +71,12 @@ export function updateTenant(
 ): Promise<TenantRow | undefined> {
   return maybeOne<TenantRow>(
     db,
-    `with changed as (
-       update tenants set
+    `update tenants set
          tier = coalesce($2, tier),
          limits = coalesce($3::jsonb, limits),
          webhook_url = case when $4::boolean then $5 else webhook_url end,
          webhook_secret = coalesce($6, webhook_secret)
-       where id = $1 returning ${COLUMNS}
-     )
-     select changed.*, pg_notify($7, 'tenant:' || changed.id::text) from changed`,
+       where id = $1 returning ${COLUMNS}`,
     [
       id,
       change.tier ?? null,
@@ -87,7 +84,6 @@ export function updateTenant(
       change.webhook_url !== undefined,
       change.webhook_url ?? null,
       change.webhook_secret ?? null,
-      SECURITY_CHANNEL,
     ],
   );
 }

@@ -11,6 +11,7 @@ import type { RunStarter, StartedRun } from '../runs/run-starter';
 import { ingestFileWorkflow, ingestWorkflowId } from '../../workflows/ingest-file.workflow';
 import { RUN_KIND, TENANT_ID, USER_ID } from '../../workflows/search-attributes';
 import { detectFormat, FORMAT_MEDIA_TYPE, type FileFormat } from './formats';
+import { ContentSniffer } from './content-sniffer';
 import { ByteLimit } from './upload-limits';
 
 export interface UploadRequest {
@@ -63,7 +64,8 @@ export class FileService {
     const fileId = randomUUID();
     const key = blobKeys.original(req.tenantId, fileId);
     const limited = new ByteLimit(this.config.maxUploadBytes);
-    pipeline(req.body, limited, () => undefined);
+    // The bytes must be what the name and type said (magic bytes, UTF-8).
+    pipeline(req.body, new ContentSniffer(req.format), limited, () => undefined);
     const stored = await this.blobs.put(key, limited, {
       contentType: FORMAT_MEDIA_TYPE[req.format],
     });

@@ -323,14 +323,7 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
         'application/pdf',
         'invalid_pdf',
       ],
-      [
-        'text-labelled.pdf',
-        async () => Buffer.from('this is plain text, not a PDF'),
-        'application/pdf',
-        'invalid_pdf',
-      ],
       ['blank.md', async () => Buffer.from('\n\n   \n\t\n'), 'text/markdown', 'no_text'],
-      ['image.txt', async () => binaryBytes(), 'text/plain', 'not_text'],
       ['broken.json', async () => Buffer.from('{"a": [1, 2'), 'application/json', 'invalid_json'],
     ])('fails %s with a clear error and no chunks', async (filename, body, contentType, code) => {
       const res = await uploadRaw(filename, await body(), contentType).expect(201);
@@ -342,6 +335,17 @@ function filesSuite(name: string, overrides: () => Record<string, string>) {
       expect(await storedChunks(file.id)).toBe(0);
       const run = await api().get(`/v1/runs/${file.run_id}`).set(auth()).expect(200);
       expect(run.body).toMatchObject({ kind: 'ingest', status: 'failed', error: { code } });
+    });
+
+    // Sniffed at upload (magic bytes, UTF-8 without NUL): refused before anything is kept.
+    it.each([
+      ['text-labelled.pdf', () => Buffer.from('this is plain text, not a PDF'), 'application/pdf'],
+      ['image.txt', () => binaryBytes(), 'text/plain'],
+    ])('refuses %s at upload with 415 and keeps nothing', async (filename, body, contentType) => {
+      const before = await counts();
+      const res = await uploadRaw(filename, body(), contentType).expect(415);
+      expect(res.body.error.code).toBe('unsupported_media_type');
+      expect(await counts()).toEqual(before);
     });
 
     it('deleting a file mid-ingestion cancels it and leaves no chunks or blob', async () => {

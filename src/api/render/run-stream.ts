@@ -23,6 +23,8 @@ export async function pipeRunEvents(
   deps: ApiDeps,
   options: PipeOptions,
 ): Promise<void> {
+  // Over the caller's cap: 429 before the response starts.
+  const release = deps.limits.sse.acquire(ctx.state.principal);
   const sse = new SseStream(ctx, options.headers);
   deps.metrics.openStreams.inc();
   // Respond now; the body streams as events arrive.
@@ -54,6 +56,7 @@ export async function pipeRunEvents(
       );
     } finally {
       deps.metrics.openStreams.dec();
+      release();
       sse.end();
     }
   })();

@@ -10,6 +10,7 @@ import { InvalidRequestError, NotFoundError, PayloadTooLargeError } from '../../
 import type { FileFormat } from '../../files/formats';
 import type { ApiContext, ApiDeps, ApiState } from '../context';
 import { route } from '../route-spec';
+import { safeFilename } from '../../files/content-sniffer';
 import { callerUserId, idempotencyKey, pathId, resumeCursor, uuidParam } from '../identity';
 import { nativeFrame, pipeRunEvents } from '../render/run-stream';
 import { assertStorableText } from '../text-input';
@@ -187,8 +188,9 @@ function receiveRaw(ctx: ApiContext, filename: string | undefined, decide: Decid
     throw new InvalidRequestError(
       'a raw upload needs ?filename= (or send multipart/form-data with a `file` part)',
     );
-  const format = decide(filename, ctx.get('Content-Type') || undefined);
-  return { metadata: { filename, format }, body: ctx.req };
+  const name = safeFilename(filename);
+  const format = decide(name, ctx.get('Content-Type') || undefined);
+  return { metadata: { filename: name, format }, body: ctx.req };
 }
 
 /**
@@ -216,9 +218,9 @@ function receiveMultipart(ctx: ApiContext, limit: number, decide: Decide): Promi
       }
       found = true;
       try {
-        const filename = info.filename || 'upload';
         // The part's name never passed through parseInput: same rule, same 400.
-        assertStorableText(filename, 'multipart file name');
+        assertStorableText(info.filename, 'multipart file name');
+        const filename = safeFilename(info.filename || 'upload');
         const format = decide(filename, info.mimeType);
         resolve({ metadata: { filename, format }, body: stream, done: () => ctx.req.resume() });
       } catch (err) {
