@@ -3,6 +3,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   ChildWorkflowCancellationType,
+  type ChildWorkflowHandle,
   condition,
   continueAsNew,
   defineQuery,
@@ -90,7 +91,7 @@ export function turnWorkflowId(tenantId: string, runId: string): string {
  * as new before its history grows large.
  */
 export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void> {
-  const { tenantId, sessionId } = input;
+  const { tenantId } = input;
   const queue: QueuedTurn[] = [...(input.carried?.queue ?? [])];
   const recentRunIds: string[] = [...(input.carried?.recentRunIds ?? [])];
   let current: QueuedTurn | null = null;
@@ -175,36 +176,10 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
     current = next;
     currentStarted = false;
     pendingStop = undefined;
-    let child;
-    try {
-      child = await startChild(turnWorkflow, {
-        workflowId: turnWorkflowId(tenantId, next.runId),
-        args: [
-          {
-            tenantId,
-            sessionId,
-            runId: next.runId,
-            maxSteps: input.maxSteps,
-            userId: next.userId,
-            protocol: TURN_PROTOCOL,
-          },
-        ],
-        // A turn outlives anything that happens to its session entity.
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        cancellationType: ChildWorkflowCancellationType.ABANDON,
-        typedSearchAttributes: [
-          { key: TENANT_ID, value: tenantId },
-          { key: SESSION_ID, value: sessionId },
-          { key: USER_ID, value: next.userId ?? '' },
-          { key: RUN_KIND, value: 'turn' },
-        ],
-        // One run, one turn: never a second execution for the same run id.
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
-    } catch (err) {
+    const child = await startTurn(input, next);
+    if (!child) {
       // Started before (a resubmitted run reaching a new session run): it is
       // already running or done on its own.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       current = null;
       continue;
     }
@@ -230,6 +205,43 @@ export async function sessionWorkflow(input: SessionWorkflowInput): Promise<void
         carried: { queue: [...queue], recentRunIds: [...recentRunIds] },
       });
     }
+  }
+}
+
+/** Start the run's turn as a child; undefined when it was started before (it runs on its own). */
+async function startTurn(
+  input: SessionWorkflowInput,
+  next: QueuedTurn,
+): Promise<ChildWorkflowHandle<typeof turnWorkflow> | undefined> {
+  const { tenantId, sessionId } = input;
+  try {
+    return await startChild(turnWorkflow, {
+      workflowId: turnWorkflowId(tenantId, next.runId),
+      args: [
+        {
+          tenantId,
+          sessionId,
+          runId: next.runId,
+          maxSteps: input.maxSteps,
+          userId: next.userId,
+          protocol: TURN_PROTOCOL,
+        },
+      ],
+      // A turn outlives anything that happens to its session entity.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      cancellationType: ChildWorkflowCancellationType.ABANDON,
+      typedSearchAttributes: [
+        { key: TENANT_ID, value: tenantId },
+        { key: SESSION_ID, value: sessionId },
+        { key: USER_ID, value: next.userId ?? '' },
+        { key: RUN_KIND, value: 'turn' },
+      ],
+      // One run, one turn: never a second execution for the same run id.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    return undefined;
   }
 }
 

@@ -2,7 +2,7 @@ import type { Principal } from '../auth/principal';
 import type { Config } from '../config';
 import { countActiveTurns } from '../db/active-turns';
 import type { Queryable } from '../db/pool';
-import { RateLimitError } from './rate-limits';
+import { RateLimitError } from './rate-limit-error';
 import { callerLimits } from './tier-limits';
 
 /**

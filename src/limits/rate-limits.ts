@@ -3,35 +3,13 @@ import type { Principal } from '../auth/principal';
 import type { Config } from '../config';
 import { SECURITY_CHANNEL } from '../db/api-keys';
 import type { Pool } from '../db/pool';
-import { AppError } from '../errors';
 import type { EventHub } from '../events/event-hub';
 import { BypassList } from './bypass-list';
 import { SseConnections } from './sse-connections';
+import { RateLimitError, type RateLimitState } from './rate-limit-error';
 import { callerLimits } from './tier-limits';
 
-/** What `RateLimit-*` headers report for an accepted request. */
-export interface RateLimitState {
-  limit: number;
-  remaining: number;
-  resetSeconds: number;
-}
-
-/** 429 `rate_limit_exceeded` in the contract's shape (API.md "Errors"). */
-export class RateLimitError extends AppError {
-  constructor(
-    readonly state: RateLimitState,
-    details: { limit: number; tier: string; retry_after: number; scope: string },
-  ) {
-    super(
-      429,
-      'rate_limit_exceeded',
-      details.tier === 'anonymous'
-        ? 'You have exceeded your rate limit. Please sign in or upgrade to continue.'
-        : `rate limit exceeded (${details.scope}); retry after ${details.retry_after} s`,
-      details,
-    );
-  }
-}
+export { RateLimitError, type RateLimitState } from './rate-limit-error';
 
 /**
  * Request limits shared by every API replica: fixed windows counted in

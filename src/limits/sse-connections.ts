@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/principal';
-import { RateLimitError } from './rate-limits';
+import { RateLimitError } from './rate-limit-error';
 
 /**
  * Open SSE streams per caller in this process (`SSE_MAX_PER_KEY`): a stream
