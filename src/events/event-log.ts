@@ -50,7 +50,7 @@ export async function appendRunEvents(
       runId,
       events.length,
       events.map((e) => e.type),
-      events.map((e) => JSON.stringify(e.data)),
+      events.map((e) => storableJson(e.data)),
       options.step ?? null,
       options.attempt ?? null,
       fenced,

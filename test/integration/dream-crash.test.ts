@@ -5,6 +5,8 @@
  * dreamt once: no duplicate moments or changes, watermark advanced.
  */
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_TENANT_ID } from '../../src/config';
+import { createApiKey } from '../../src/db/api-keys';
 import type { Pool } from '../../src/db/pool';
 import { seedConversations } from '../helpers/dream-seed';
 import { platformEnv, spawnReverie, testPool, type ReverieProcess } from '../helpers/platform';
@@ -15,6 +17,7 @@ describe('crash: worker killed with -9 mid-dream', () => {
   let api: ReverieProcess;
   const workers: ReverieProcess[] = [];
   let pool: Pool;
+  let key: string;
 
   beforeAll(async () => {
     // Slow pages (300 ms each), one at a time, so the kill lands mid-run.
@@ -28,6 +31,8 @@ describe('crash: worker killed with -9 mid-dream', () => {
       spawnReverie('worker', env).then((w) => workers.push(w)),
     ]);
     pool = testPool();
+    // Dreaming spends model tokens in the background: anonymous callers may not start it.
+    ({ key } = await createApiKey(pool, DEFAULT_TENANT_ID, { name: 'dream-crash' }));
   });
 
   afterAll(async () => {
@@ -40,7 +45,7 @@ describe('crash: worker killed with -9 mid-dream', () => {
     const messageIds = await seedConversations(pool, user, 400);
     const res = await fetch(`${api.url}/v1/dreaming/runs`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
       body: JSON.stringify({ user_id: user }),
     });
     expect(res.status).toBe(202);

@@ -1,49 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { migrate, MIGRATIONS_DIR, UnknownMigrationsError } from '../../src/db/migrate';
-import { testStackEnv } from '../setup/stack-env';
+import { throwawayDatabase } from '../helpers/throwaway-database';
 
 /** The migrator on throwaway databases of the shared Postgres server. */
-
-const admin = () => {
-  const pool = new pg.Pool({ connectionString: testStackEnv().DATABASE_URL, max: 1 });
-  pool.on('error', () => undefined);
-  return pool;
-};
-
-/** A fresh database; dropped (with its connections) by `drop`. */
-async function throwawayDatabase(): Promise<{
-  url: string;
-  pools: pg.Pool[];
-  pool(): pg.Pool;
-  drop(): Promise<void>;
-}> {
-  const name = `x_${randomBytes(6).toString('hex')}`;
-  const server = admin();
-  await server.query(`create database ${name}`);
-  const url = new URL(testStackEnv().DATABASE_URL);
-  url.pathname = `/${name}`;
-  const pools: pg.Pool[] = [];
-  return {
-    url: url.toString(),
-    pools,
-    pool() {
-      const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
-      pool.on('error', () => undefined);
-      pools.push(pool);
-      return pool;
-    },
-    async drop() {
-      await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
-      await server.query(`drop database if exists ${name} with (force)`);
-      await server.end();
-    },
-  };
-}
 
 describe('migrate', () => {
   let files: string[];

@@ -63,14 +63,13 @@ export function runsRouter(deps: ApiDeps): Router<ApiState> {
     async (ctx: ApiContext) => {
       const { timeout } = parseInput(WaitQuery, ctx.query, 'query');
       const run = await loadRun(ctx);
-      if (FINISHED_STATUSES.includes(run.status)) {
-        ctx.body = runJson(run, deps.config);
-        return;
-      }
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), timeout * 1000);
       try {
-        const finished = await waitForRun(deps, run, controller.signal);
+        // A run finished before the wait is answered the same way: with its message.
+        const finished = FINISHED_STATUSES.includes(run.status)
+          ? run
+          : await waitForRun(deps, run, controller.signal);
         if (!FINISHED_STATUSES.includes(finished.status))
           throw new TimeoutError(`run not finished after ${timeout}s`);
         const message = finished.message_id
