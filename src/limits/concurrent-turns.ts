@@ -9,6 +9,8 @@ import { callerLimits } from './tier-limits';
  * The cap on a user's turns running at once (tier, tenant `limits`,
  * `MAX_CONCURRENT_TURNS`): the user's queued and running turn runs are
  * counted in Postgres when a turn starts, so every replica sees the same count.
+ * Called in the run's transaction (TurnRequest.admit): a transaction lock per
+ * user serialises that user's starts, so concurrent ones cannot both pass.
  * @throws RateLimitError (scope `concurrent_turns`) when the user is at the cap
  */
 export async function checkConcurrentTurns(
@@ -19,6 +21,9 @@ export async function checkConcurrentTurns(
 ): Promise<void> {
   if (!config.enabled || principal.scopes.includes('admin')) return;
   const limit = callerLimits(config, principal).maxConcurrentTurns;
+  await db.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [
+    `concurrent-turns:${principal.tenantId}:${userId ?? ''}`,
+  ]);
   const active = await countActiveTurns(db, principal.tenantId, userId);
   if (active >= limit) {
     throw new RateLimitError(

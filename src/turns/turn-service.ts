@@ -42,6 +42,12 @@ export interface TurnRequest {
   idempotencyKey?: string;
   /** What the idempotency key must match: a hash of the request that carried it. */
   requestFingerprint: unknown;
+  /**
+   * Admission checks that must hold when the run is recorded (the cap on a
+   * user's running turns): run first in the run's transaction, so two starts
+   * cannot both pass on the same count.
+   */
+  admit?: (tx: Queryable) => Promise<void>;
 }
 
 export interface StartedTurn {
@@ -98,6 +104,7 @@ export class TurnService {
       idempotencyKey: req.idempotencyKey,
       fingerprint: req.requestFingerprint,
       prepare: async (tx, runId) => {
+        await req.admit?.(tx);
         const prepared = await this.prepareSession(tx, req, made);
         made.route = await this.route(tx, prepared.sessionId, runId, req.strategy);
         return prepared;

@@ -166,4 +166,35 @@ describe('rate limits', () => {
       .send({ model: 'simulator', messages: [{ role: 'user', content: 'hi' }] });
     expect(other.status).toBe(200);
   });
+
+  it('lets only as many simultaneous starts through as the cap allows', async () => {
+    const { tenantId, key } = await newTenantKey();
+    await platform.pool.query(
+      `insert into runs (id, tenant_id, kind, status, user_id) values ($1, $2, 'turn', 'running', 'dave')`,
+      [randomUUID(), tenantId],
+    );
+    // The replicas' task queue has no worker: an accepted turn stays queued, so it counts.
+    const sessions = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        request(replicas[0].url!).post('/v1/sessions').set(bearer(key)).send({ user_id: 'dave' }),
+      ),
+    );
+    // One place left under the cap of 2: eight starts race for it on two replicas.
+    const raced = await Promise.all(
+      sessions.map((session, i) =>
+        request(replicas[i % 2].url!)
+          .post(`/v1/sessions/${session.body.id}/messages`)
+          .set(bearer(key))
+          .set('X-User-Id', 'dave')
+          .send({ content: `race ${i}` }),
+      ),
+    );
+    const statuses = raced.map((r) => r.status).sort();
+    expect(statuses).toEqual([202, 429, 429, 429, 429, 429, 429, 429]);
+    const runs = await platform.pool.query(
+      "select count(*)::int as n from runs where tenant_id = $1 and user_id = 'dave'",
+      [tenantId],
+    );
+    expect(runs.rows[0].n).toBe(2);
+  });
 });

@@ -102,7 +102,6 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
       const userId = callerUserId(ctx, body);
       // Before the session or run exists: a model nothing serves stores nothing.
       const model = servedModel(deps.models, body.model);
-      await checkConcurrentTurns(deps.pool, deps.config.rateLimits, ctx.state.principal, userId);
       const started = Date.now();
       const { run, sessionId: sid } = await deps.turns.start({
         tenantId: ctx.state.principal.tenantId,
@@ -120,6 +119,8 @@ export function chatCompletionsRouter(deps: ApiDeps): Router<ApiState> {
         strategy: body.multitask_strategy ?? 'enqueue',
         idempotencyKey: idempotencyKey(ctx),
         requestFingerprint: { route: 'chat.completions', sessionId, body },
+        admit: (tx) =>
+          checkConcurrentTurns(tx, deps.config.rateLimits, ctx.state.principal, userId),
       });
       deps.metrics.turnsStarted.inc();
       const headers = {

@@ -223,7 +223,6 @@ async function postMessage(deps: ApiDeps, ctx: ApiContext): Promise<void> {
   // Before the run exists: a model nothing serves stores nothing.
   const model = servedModel(deps.models, body.model);
   const userId = callerUserId(ctx, body) ?? session.user_id;
-  await checkConcurrentTurns(deps.pool, deps.config.rateLimits, ctx.state.principal, userId);
   const { run } = await deps.turns.start({
     tenantId: session.tenant_id,
     userId,
@@ -239,6 +238,7 @@ async function postMessage(deps: ApiDeps, ctx: ApiContext): Promise<void> {
     strategy: body.multitask_strategy ?? 'enqueue',
     idempotencyKey: idempotencyKey(ctx),
     requestFingerprint: { route: 'session.messages', sessionId: session.id, body },
+    admit: (tx) => checkConcurrentTurns(tx, deps.config.rateLimits, ctx.state.principal, userId),
   });
   deps.metrics.turnsStarted.inc();
   const headers = {
