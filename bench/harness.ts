@@ -163,6 +163,7 @@ export async function startBench(profile: Profile): Promise<Bench> {
         RATE_RPS: '1000000',
         RATE_BURST: '100000000',
         MAX_CONCURRENT_TURNS: '100000',
+        SSE_MAX_PER_KEY: '100000',
       },
       false,
     );
