@@ -7,7 +7,7 @@ export interface EventWriterOptions {
   runId: string;
   step?: number;
   attempt?: number;
-  /** Flush when the oldest buffered event is this old (ms). */
+  /** At most one batch per this many ms, except when `maxEvents` are buffered. */
   maxDelayMs: number;
   /** Flush when this many events are buffered. */
   maxEvents: number;
@@ -17,11 +17,12 @@ export interface EventWriterOptions {
 
 /**
  * Buffers events and persists them in batches, one batch in flight at a time so
- * batches land in order. An idle writer sends at once (no added latency for the
- * first token); events that arrive while a batch is in flight go together as
- * the next batch (group commit), never later than maxDelayMs and never more
- * than maxEvents at a time. A failed flush makes the writer fail: the activity
- * must stop, and its retry continues the log.
+ * batches land in order. A writer that has not flushed for `maxDelayMs` sends
+ * at once (no added latency for the first token); after that, batches leave at
+ * most every `maxDelayMs` (and when `maxEvents` are buffered): a model streams
+ * a token every few milliseconds, and a statement plus a NOTIFY per token was
+ * most of a turn's database and relay cost. A failed flush makes the writer
+ * fail: the activity must stop, and its retry continues the log.
  */
 export class EventWriter {
   private buffer: NewRunEvent[] = [];
@@ -30,6 +31,8 @@ export class EventWriter {
   private flushing = 0;
   private inFlight: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
+  /** When the last batch was taken (performance.now()). */
+  private lastFlushAt = Number.NEGATIVE_INFINITY;
   lastSeq = 0;
 
   constructor(private readonly options: EventWriterOptions) {}
@@ -38,14 +41,17 @@ export class EventWriter {
   push(event: NewRunEvent): void {
     if (this.failure) throw this.failure;
     this.buffer.push(event);
-    if (this.buffer.length >= this.options.maxEvents) {
-      this.flushInBackground();
-    } else if (this.flushing === 0 && !this.immediate) {
-      // Idle writer: send now (after this tick's burst), so the first token is not delayed.
-      this.immediate = setImmediate(() => this.flushInBackground());
-    } else if (!this.timer && !this.immediate) {
-      this.timer = setTimeout(() => this.flushInBackground(), this.options.maxDelayMs);
-    }
+    if (this.buffer.length >= this.options.maxEvents) this.flushInBackground();
+    else this.schedule();
+  }
+
+  /** Arrange the next flush, unless one is arranged or in flight (its end calls this). */
+  private schedule(): void {
+    if (this.timer || this.immediate || this.flushing > 0) return;
+    const wait = this.lastFlushAt + this.options.maxDelayMs - performance.now();
+    // Right away (after this tick's burst) when the writer was quiet, else when the interval is up.
+    if (wait <= 0) this.immediate = setImmediate(() => this.flushInBackground());
+    else this.timer = setTimeout(() => this.flushInBackground(), wait);
   }
 
   /** Flushes nobody awaits: a failure is kept and rethrown by the next push or flush. */
@@ -66,6 +72,7 @@ export class EventWriter {
     const batch = this.buffer;
     this.buffer = [];
     if (batch.length > 0) {
+      this.lastFlushAt = performance.now();
       this.flushing++;
       this.inFlight = this.inFlight.then(async () => {
         try {
@@ -79,9 +86,8 @@ export class EventWriter {
           this.failure = err instanceof Error ? err : new Error(String(err));
         } finally {
           this.flushing--;
-          // Group commit: what arrived while this batch was in flight goes next.
-          if (this.flushing === 0 && this.buffer.length > 0 && !this.failure)
-            this.flushInBackground();
+          // What arrived while this batch was in flight goes next, on the interval.
+          if (this.flushing === 0 && this.buffer.length > 0 && !this.failure) this.schedule();
         }
       });
     }

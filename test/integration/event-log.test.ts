@@ -89,6 +89,35 @@ describe('run event log', () => {
     expect(payloads[3]).toBe(`${runId}:131`);
   });
 
+  it('sends a quiet writer’s first event at once, then at most one batch per interval', async () => {
+    const runId = await newRun();
+    const flushedAt: number[] = [];
+    const writer = new EventWriter({
+      pool,
+      runId,
+      maxDelayMs: 40,
+      maxEvents: 64,
+      onFlushed: () => flushedAt.push(performance.now()),
+    });
+    const started = performance.now();
+    // A token every 2 ms for 200 ms, the way a fast model streams.
+    for (let i = 0; i < 100; i++) {
+      writer.push({ type: 'message.delta', data: { content: `t${i}` } });
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await writer.flush();
+    expect(flushedAt[0] - started).toBeLessThan(30);
+    // One batch per token would be 100; the interval allows about 200 / 40 + the first and last.
+    expect(flushedAt.length).toBeGreaterThanOrEqual(3);
+    expect(flushedAt.length).toBeLessThanOrEqual(12);
+    for (let i = 2; i < flushedAt.length - 1; i++)
+      expect(flushedAt[i] - flushedAt[i - 1]).toBeGreaterThanOrEqual(35);
+    const events = await readRunEvents(pool, runId, 0);
+    expect(events.map((e) => e.data.content)).toEqual(
+      Array.from({ length: 100 }, (_, i) => `t${i}`),
+    );
+  });
+
   it('relays notified batches to readers without reading them back, and reads what it was not told', async () => {
     const runId = await newRun();
     const hub = new EventHub(process.env.DATABASE_URL!, createLogger('silent'));
