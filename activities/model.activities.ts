@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { recordStepFailure, type StopReason } from '../src/db/runs';
 import { claimStepFence } from '../src/events/event-log';
 import { EventWriter } from '../src/events/event-writer';
 import { FailureType } from '../src/failure-types';
@@ -51,15 +52,14 @@ export function createModelActivities({
     }): Promise<GenerateStepResult> {
       const { runId, step } = input;
       const ctx = Context.current();
-      const attempt = ctx.info.attempt;
       // Beginning here, not in an activity of its own, spares the first token a
       // workflow-task round trip. It is idempotent, so a retry may repeat it.
       if (input.begin) await beginTurnRun(pool, runId);
       // Independent reads and the fence claim together: one round trip, not three.
-      const [run, done, claimed] = await Promise.all([
+      const [run, done, attempt] = await Promise.all([
         loadRun(pool, runId),
         findAnsweredStep(pool, runId, step),
-        claimStepFence(pool, runId, step, attempt),
+        claimStepFence(pool, runId, step),
       ]);
       // Finishing here, not in an activity of its own, spares a workflow task after the answer.
       const finish = (answered: GenerateStepResult) =>
@@ -68,18 +68,23 @@ export function createModelActivities({
         const finishReason = done.tool_calls?.length ? 'tool_calls' : 'stop';
         return finish(stepResult(done, finishReason));
       }
-
-      if (!claimed) {
+      if (run.stop_requested) throw turnStopped(run.stop_requested);
+      if (attempt === undefined) {
         throw ApplicationFailure.nonRetryable(
-          'a newer attempt of this step is running',
+          'a later step of this turn is running',
           FailureType.SupersededAttempt,
         );
       }
       if (attempt > 1) {
         const details = ctx.info.heartbeatDetails as { failure?: string } | undefined;
-        await announceRetry(pool, runId, step, attempt, details?.failure);
+        await announceRetry(
+          pool,
+          runId,
+          step,
+          attempt,
+          details?.failure ?? run.step_failure ?? undefined,
+        );
       }
-
       const model = run.model ?? models.defaultModel;
       const offeredTools = input.allowTools ? tools.definitions() : undefined;
       // The same builder serves GET /v1/sessions/{id}/context: what it shows is what is sent.
@@ -105,10 +110,16 @@ export function createModelActivities({
         maxDelayMs: config.eventBatch.maxDelayMs,
         maxEvents: config.eventBatch.maxEvents,
       });
-      const heartbeat = setInterval(
-        () => ctx.heartbeat({ lastSeq: writer.lastSeq }),
-        HEARTBEAT_EVERY_MS,
-      );
+      // A stop is refused at the next batch (src/events/event-log.ts); while the
+      // model is silent, a check each second notices it.
+      const stop = new AbortController();
+      const beat = setInterval(() => {
+        if (!ctx.info.isLocal) ctx.heartbeat({ lastSeq: writer.lastSeq });
+        void stopRequested(pool, runId).then(
+          (reason) => reason && stop.abort(turnStopped(reason)),
+          () => undefined,
+        );
+      }, HEARTBEAT_EVERY_MS);
       let answered: GenerateStepResult;
       try {
         answered = await streamStepAnswer(pool, models.chainFor(model), {
@@ -117,12 +128,12 @@ export function createModelActivities({
           messages,
           tools: offeredTools,
           writer,
-          signal: ctx.cancellationSignal,
+          signal: AbortSignal.any([ctx.cancellationSignal, stop.signal]),
         });
       } catch (err) {
-        throw stepFailure(ctx, writer, err, model);
+        throw await stepFailure(ctx, pool, runId, writer, err, model);
       } finally {
-        clearInterval(heartbeat);
+        clearInterval(beat);
       }
       // Outside the try: a failed completion is a database error, not the provider's.
       return finish(answered);
@@ -148,16 +159,45 @@ async function completeIfLast(
   return { ...answered, completed: true };
 }
 
+/** Why the turn is asked to stop, if it is. */
+async function stopRequested(
+  pool: ActivityDeps['pool'],
+  runId: string,
+): Promise<StopReason | null> {
+  const res = await pool.query<{ stop_requested: StopReason | null }>(
+    'select stop_requested from runs where id = $1',
+    [runId],
+  );
+  return res.rows[0]?.stop_requested ?? null;
+}
+
+function turnStopped(reason: StopReason): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`the turn was ${reason}`, FailureType.TurnStopped, {
+    reason,
+  });
+}
+
 /**
  * What Temporal must see of a failed step: the cancellation itself when
- * cancelled (the SDK reports an abort as its own error), else the provider
- * failure with its retryability. The failure is heartbeated first, so the
- * retry's `retry` event can say why.
+ * cancelled (the SDK reports an abort as its own error), `TurnStopped` when the
+ * turn was asked to stop, else the provider failure with its retryability. The
+ * failure is recorded first, so the retry's `retry` event can say why.
  */
-function stepFailure(ctx: Context, writer: EventWriter, err: unknown, model: string): unknown {
+async function stepFailure(
+  ctx: Context,
+  pool: ActivityDeps['pool'],
+  runId: string,
+  writer: EventWriter,
+  err: unknown,
+  model: string,
+): Promise<unknown> {
   if (ctx.cancellationSignal.aborted) return ctx.cancellationSignal.reason ?? err;
+  // Refused writes, an abort by the check, or any failure after a stop: the stop wins.
+  const reason = await stopRequested(pool, runId).catch(() => null);
+  if (reason) return turnStopped(reason);
   const failure = classifyProviderError(err, 'provider');
-  ctx.heartbeat({ lastSeq: writer.lastSeq, failure: failure.message });
+  if (ctx.info.isLocal) await recordStepFailure(pool, runId, failure.message);
+  else ctx.heartbeat({ lastSeq: writer.lastSeq, failure: failure.message });
   // A provider's 404 on chat completions means it does not serve the model:
   // the turn fails as `model_not_found`, the code an unserved model gets.
   if (failure.status === 404) {

@@ -4,8 +4,11 @@
  * CPU of every process, the SQL statements the platform sent (by text), and
  * the Temporal history events of one turn.
  *   node -r tsx/cjs bench/turn-profile.ts [--turns 40] [--lanes 1] [--sql]
- *   node --cpu-prof --cpu-prof-dir=/tmp/prof -r tsx/cjs bench/turn-profile.ts
+ *   node -r tsx/cjs bench/turn-profile.ts --prof   (main thread, measured turns only)
+ *   node -r tsx/cjs bench/profile-summary.ts /tmp/turn-profile.cpuprofile
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import pg from 'pg';
 import { turnWorkflowId } from '../workflows/session.workflow';
 import { PROFILES, progress, startBench } from './harness';
@@ -43,6 +46,12 @@ async function main(): Promise<void> {
     };
     const ttfts: number[] = [];
     let lastSession: string | undefined;
+    const inspector = process.argv.includes('--prof') ? new Session() : undefined;
+    if (inspector) {
+      inspector.connect();
+      await inspector.post('Profiler.enable');
+      await inspector.post('Profiler.start');
+    }
     const before = await cpu();
     counting = true;
     const started = performance.now();
@@ -69,6 +78,11 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     counting = false;
     const after = await cpu();
+    if (inspector) {
+      const { profile } = await inspector.post('Profiler.stop');
+      writeFileSync('/tmp/turn-profile.cpuprofile', JSON.stringify(profile));
+      progress('main-thread profile of the measured turns: /tmp/turn-profile.cpuprofile');
+    }
     progress(
       `${turns} turns, ${lanes} lanes: ${(turns / seconds).toFixed(1)} turns/s, TTFT p50 ${percentile(ttfts, 50).toFixed(1)} p95 ${percentile(ttfts, 95).toFixed(1)} ms`,
     );

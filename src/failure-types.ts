@@ -18,6 +18,8 @@ export const FailureType = {
   ChunkCountMismatch: 'ChunkCountMismatch',
   /** A newer attempt of the same model step holds the step's fence. */
   SupersededAttempt: 'SupersededAttempt',
+  /** The turn was asked to stop (`runs.stop_requested`); details: `[{ reason }]`. */
+  TurnStopped: 'TurnStopped',
   /** A tool call the stored assistant message does not have. */
   InvalidTurn: 'InvalidTurn',
   /** The provider refused the request for good (400, 401, 404, content filter). */

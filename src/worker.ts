@@ -51,6 +51,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     activities,
     // Streams spend their time waiting on the network, not the CPU.
     maxConcurrentActivityTaskExecutions: 200,
+    maxConcurrentLocalActivityExecutions: 200,
     shutdownGraceTime: '10 seconds',
     // A crashed worker's sticky queue would hold its workflows' next task for
     // the default 10 s; fall back to the shared queue sooner.

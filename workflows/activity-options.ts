@@ -20,6 +20,24 @@ export const MODEL_STEP: ActivityOptions = {
   },
 };
 
+/**
+ * Workflow task timeout of a turn started directly (protocol 2). Its model
+ * step runs inside a task, which the worker keeps alive at 80 % of this; a
+ * dead worker's turn resumes elsewhere after it (the 5 s of MODEL_STEP's heartbeat before).
+ */
+export const TURN_TASK_TIMEOUT = '4 seconds';
+
+/**
+ * {@link MODEL_STEP} as a local activity (turn protocol 2): a lost worker is
+ * noticed when the workflow task times out (the turn's `workflowTaskTimeout`),
+ * and the step runs again on the worker that takes the task over.
+ */
+export const LOCAL_MODEL_STEP: LocalActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: MODEL_STEP.retry,
+};
+
 /** Short database writes: retried patiently, a database blip must not fail a turn. */
 export const PERSIST: ActivityOptions = {
   startToCloseTimeout: '30 seconds',

@@ -20,7 +20,10 @@ import type { createActivities } from '../activities';
 import { FailureType } from '../src/failure-types';
 import { PERSIST } from './activity-options';
 import { RUN_KIND, SESSION_ID, TENANT_ID, USER_ID } from './search-attributes';
-import { turnWorkflow, stopTurnSignal, TURN_PROTOCOL, type StopReason } from './turn.workflow';
+import { turnWorkflow, stopTurnSignal, type StopReason } from './turn.workflow';
+
+/** Turns the entity starts take protocol 1 ({@link turnWorkflow}). */
+const ENTITY_TURN_PROTOCOL = 1;
 
 type Activities = ReturnType<typeof createActivities>;
 const persist = proxyActivities<Activities>(PERSIST);
@@ -224,7 +227,8 @@ async function startTurn(
           runId: next.runId,
           maxSteps: input.maxSteps,
           userId: next.userId,
-          protocol: TURN_PROTOCOL,
+          // Its model steps stay activities: the entity stops its turns by signal.
+          protocol: ENTITY_TURN_PROTOCOL,
         },
       ],
       // A turn outlives anything that happens to its session entity.

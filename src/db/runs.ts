@@ -41,9 +41,43 @@ export interface RunRow {
   usage: Partial<RunUsage>;
   error: { code: string; message: string } | null;
   last_seq: number;
+  /** A stop asked of the running turn (migration 0010); its step's writes are refused. */
+  stop_requested: StopReason | null;
+  /** Why the step's latest attempt failed, for the next attempt's `retry` event. */
+  step_failure: string | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+}
+
+/** Why a running turn is asked to stop. */
+export type StopReason = 'cancelled' | 'interrupted';
+
+/**
+ * Ask a running (or not yet started) turn to stop: its model step sees it at
+ * its next batch or check, and its workflow ends the run. The first reason wins.
+ * @returns false when the run is already finished.
+ */
+export async function requestRunStop(
+  db: Queryable,
+  runId: string,
+  reason: StopReason,
+): Promise<boolean> {
+  const res = await db.query(
+    `update runs set stop_requested = coalesce(stop_requested, $2)
+     where id = $1 and status in ('queued', 'running')`,
+    [runId, reason],
+  );
+  return res.rowCount === 1;
+}
+
+/** Note why the step's attempt failed (read by the next attempt's `retry`). */
+export async function recordStepFailure(
+  db: Queryable,
+  runId: string,
+  failure: string,
+): Promise<void> {
+  await db.query('update runs set step_failure = $2 where id = $1', [runId, failure]);
 }
 
 export interface NewRun {

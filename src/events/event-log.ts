@@ -19,7 +19,8 @@ export interface AppendOptions {
  * One statement in autocommit, not a transaction of four: a streaming step
  * appends a batch every few tokens, and each round trip costs both sides CPU.
  * @returns the last sequence number written.
- * @throws SupersededAttemptError when a newer attempt of the step holds its fence
+ * @throws SupersededAttemptError when a newer attempt of the step holds its
+ *   fence, or the turn was asked to stop (`runs.stop_requested`)
  */
 export async function appendRunEvents(
   pool: pg.Pool,
@@ -33,7 +34,8 @@ export async function appendRunEvents(
   const res = await pool.query<{ last_seq: number }>(
     `with counter as (
        update runs set last_seq = last_seq + $2 where id = $1
-         and ($7::boolean is false or (fence_step = $5 and fence_attempt = $6))
+         and ($7::boolean is false
+              or (fence_step = $5 and fence_attempt = $6 and stop_requested is null))
        returning last_seq
      ), inserted as (
        insert into run_events (run_id, seq, type, data, step, attempt)
@@ -80,7 +82,8 @@ export async function appendRunEventsInTransaction(
     const counter = await tx.query<{ last_seq: number }>(
       fenced
         ? `update runs set last_seq = last_seq + $2 where id = $1
-           and fence_step = $3 and fence_attempt = $4 returning last_seq`
+           and fence_step = $3 and fence_attempt = $4 and stop_requested is null
+           returning last_seq`
         : 'update runs set last_seq = last_seq + $2 where id = $1 returning last_seq',
       fenced ? [runId, events.length, options.step, options.attempt] : [runId, events.length],
     );
@@ -190,19 +193,23 @@ export class SupersededAttemptError extends Error {
 }
 
 /**
- * Claim a model step for this attempt; later attempts win.
- * @returns false when a newer attempt already holds it.
+ * Claim a model step for a new attempt; the latest claim wins. Attempt numbers
+ * come from the run row, not from Temporal: a step run as a local activity
+ * starts again at attempt 1 on the worker that takes over from a dead one.
+ * @returns the attempt's number (1 for the step's first), or undefined when a
+ *   later step already holds the fence (this execution is stale).
  */
 export async function claimStepFence(
   db: Pick<pg.Pool, 'query'>,
   runId: string,
   step: number,
-  attempt: number,
-): Promise<boolean> {
-  const res = await db.query(
-    `update runs set fence_step = $2, fence_attempt = $3
-     where id = $1 and (fence_step, fence_attempt) <= ($2, $3)`,
-    [runId, step, attempt],
+): Promise<number | undefined> {
+  const res = await db.query<{ fence_attempt: number }>(
+    `update runs set fence_attempt = case when fence_step = $2 then fence_attempt + 1 else 1 end,
+                     fence_step = $2
+     where id = $1 and fence_step <= $2
+     returning fence_attempt`,
+    [runId, step],
   );
-  return res.rowCount === 1;
+  return res.rows[0]?.fence_attempt;
 }

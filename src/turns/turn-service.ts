@@ -11,7 +11,7 @@ import type { Pool, Queryable } from '../db/pool';
 import type { RunRow, TurnInput } from '../db/runs';
 import { ensureSession } from '../db/sessions';
 import { claimSession, handOffClaim, lockSessionHold } from '../db/session-claims';
-import { getRun } from '../db/runs';
+import { getRun, requestRunStop } from '../db/runs';
 import { withTransaction } from '../db/sql';
 import { touchUser } from '../db/users';
 import { ConflictError, NotFoundError } from '../errors';
@@ -186,7 +186,8 @@ export class TurnService {
     // Queued: its turn starts when the holder hands the session over.
     if (!retry && strategy === 'interrupt') {
       const holder = await getRun(this.pool, run.tenant_id, at.holderId);
-      if (holder) await this.turns.stop(holder, 'interrupted');
+      if (holder && (await requestRunStop(this.pool, holder.id, 'interrupted')))
+        await this.turns.stop(holder, 'interrupted');
     }
   }
 
@@ -267,7 +268,11 @@ export class TurnService {
     // Under the session's lock, so a hand-off cannot give the session to a run being cancelled.
     const action = await withTransaction(this.pool, async (tx) => {
       const hold = await lockSessionHold(tx, sessionId);
-      if (hold.holderId === run.id) return 'stop' as const;
+      // The running step reads the request (it cannot see the signal until its task ends).
+      if (hold.holderId === run.id)
+        return (await requestRunStop(tx, run.id, reason))
+          ? ('stop' as const)
+          : ('settled' as const);
       if (!hold.holderId) return 'entity' as const;
       await abortTurnRunInTransaction(tx, { runId: run.id, status: reason });
       return 'settled' as const;

@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { RunRow } from '../db/runs';
+import { TURN_TASK_TIMEOUT } from '../../workflows/activity-options';
 import { turnWorkflowId } from '../../workflows/session.workflow';
 import { RUN_KIND, SESSION_ID, TENANT_ID, USER_ID } from '../../workflows/search-attributes';
 import {
@@ -66,6 +67,9 @@ export class TurnStarter {
         },
       ] as [Parameters<typeof turnWorkflow>[0]],
       workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+      // The model step runs inside a workflow task: a dead worker's task (and
+      // step) moves to another worker after this long.
+      workflowTaskTimeout: TURN_TASK_TIMEOUT,
       typedSearchAttributes: [
         { key: TENANT_ID, value: run.tenant_id },
         { key: SESSION_ID, value: run.session_id ?? '' },

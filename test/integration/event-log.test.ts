@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { DEFAULT_TENANT_ID } from '../../src/config';
-import { insertRun } from '../../src/db/runs';
+import { insertRun, requestRunStop } from '../../src/db/runs';
 import {
   appendRunEvents,
   claimStepFence,
@@ -166,25 +166,45 @@ describe('run event log', () => {
     }
   });
 
-  it('fences a superseded attempt out of its step', async () => {
+  it('fences a superseded attempt out of its step, and every attempt out of a stopped turn', async () => {
     const runId = await newRun();
-    expect(await claimStepFence(pool, runId, 0, 1)).toBe(true);
+    expect(await claimStepFence(pool, runId, 0)).toBe(1);
     await appendRunEvents(pool, runId, [{ type: 'message.delta', data: { content: 'a' } }], {
       step: 0,
       attempt: 1,
     });
-    expect(await claimStepFence(pool, runId, 0, 2)).toBe(true);
+    // Attempt numbers come from the run: a second claim of the step is attempt 2.
+    expect(await claimStepFence(pool, runId, 0)).toBe(2);
     await expect(
       appendRunEvents(pool, runId, [{ type: 'message.delta', data: { content: 'zombie' } }], {
         step: 0,
         attempt: 1,
       }),
     ).rejects.toBeInstanceOf(SupersededAttemptError);
-    expect(await claimStepFence(pool, runId, 0, 1)).toBe(false);
     await appendRunEvents(pool, runId, [{ type: 'message.delta', data: { content: 'b' } }], {
       step: 0,
       attempt: 2,
     });
-    expect((await readRunEvents(pool, runId, 0)).map((e) => e.data.content)).toEqual(['a', 'b']);
+    // The next step starts at attempt 1; a stale execution of step 0 can no longer claim.
+    expect(await claimStepFence(pool, runId, 1)).toBe(1);
+    expect(await claimStepFence(pool, runId, 0)).toBeUndefined();
+    // A stop request refuses the step's writes; unfenced writes (the run's end) still land.
+    await pool.query(`update runs set status = 'running' where id = $1`, [runId]);
+    expect(await requestRunStop(pool, runId, 'interrupted')).toBe(true);
+    expect(await requestRunStop(pool, runId, 'cancelled')).toBe(true);
+    await expect(
+      appendRunEvents(pool, runId, [{ type: 'message.delta', data: { content: 'late' } }], {
+        step: 1,
+        attempt: 1,
+      }),
+    ).rejects.toBeInstanceOf(SupersededAttemptError);
+    await appendRunEvents(pool, runId, [{ type: 'done', data: { reason: 'interrupted' } }]);
+    expect((await readRunEvents(pool, runId, 0)).map((e) => e.data.content ?? e.type)).toEqual([
+      'a',
+      'b',
+      'done',
+    ]);
+    const { rows } = await pool.query('select stop_requested from runs where id = $1', [runId]);
+    expect(rows[0].stop_requested).toBe('interrupted'); // the first reason wins
   });
 });
