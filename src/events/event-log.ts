@@ -22,16 +22,38 @@ export interface AppendOptions {
  * @throws SupersededAttemptError when a newer attempt of the step holds its
  *   fence, or the turn was asked to stop (`runs.stop_requested`)
  */
-export async function appendRunEvents(
+export function appendRunEvents(
   pool: pg.Pool,
   runId: string,
   events: NewRunEvent[],
   options: AppendOptions = {},
 ): Promise<number> {
+  return appendBatch(pool, runId, events, options);
+}
+
+/**
+ * `appendRunEvents` inside the caller's transaction (so events commit with
+ * other writes; the NOTIFY is delivered at commit).
+ */
+export function appendRunEventsInTransaction(
+  tx: pg.PoolClient,
+  runId: string,
+  events: NewRunEvent[],
+  options: AppendOptions = {},
+): Promise<number> {
+  return appendBatch(tx, runId, events, options);
+}
+
+async function appendBatch(
+  db: Pick<pg.Pool, 'query'>,
+  runId: string,
+  events: NewRunEvent[],
+  options: AppendOptions,
+): Promise<number> {
   if (events.length === 0) throw new Error('appendRunEvents needs at least one event');
   const fenced = options.step !== undefined && options.attempt !== undefined;
   // The notification carries the rows as stored (jsonb), like notificationPayload's.
-  const res = await pool.query<{ last_seq: number }>(
+  const res = await db.query<{ last_seq: number }>(
     `with counter as (
        update runs set last_seq = last_seq + $2 where id = $1
          and ($7::boolean is false
@@ -66,54 +88,6 @@ export async function appendRunEvents(
       : new Error(`run ${runId} does not exist`);
   }
   return res.rows[0].last_seq;
-}
-
-/** `appendRunEvents` inside the caller's transaction (so events commit with other writes). */
-export async function appendRunEventsInTransaction(
-  tx: pg.PoolClient,
-  runId: string,
-  events: NewRunEvent[],
-  options: AppendOptions = {},
-): Promise<number> {
-  if (events.length === 0) throw new Error('appendRunEvents needs at least one event');
-  {
-    // A step's events are accepted only from the attempt holding its fence.
-    const fenced = options.step !== undefined && options.attempt !== undefined;
-    const counter = await tx.query<{ last_seq: number }>(
-      fenced
-        ? `update runs set last_seq = last_seq + $2 where id = $1
-           and fence_step = $3 and fence_attempt = $4 and stop_requested is null
-           returning last_seq`
-        : 'update runs set last_seq = last_seq + $2 where id = $1 returning last_seq',
-      fenced ? [runId, events.length, options.step, options.attempt] : [runId, events.length],
-    );
-    if (counter.rowCount !== 1) {
-      throw fenced
-        ? new SupersededAttemptError(runId, options.step!, options.attempt!)
-        : new Error(`run ${runId} does not exist`);
-    }
-    const lastSeq = counter.rows[0].last_seq;
-    const firstSeq = lastSeq - events.length + 1;
-    const inserted = await tx.query<Pick<RunEvent, 'seq' | 'type' | 'data'>>(
-      `insert into run_events (run_id, seq, type, data, step, attempt)
-       select $1::uuid, s, t, d, $5::int, $6::int
-       from unnest($2::bigint[], $3::text[], $4::jsonb[]) as e(s, t, d)
-       returning seq, type, data`,
-      [
-        runId,
-        events.map((_, i) => firstSeq + i),
-        events.map((e) => e.type),
-        events.map((e) => storableJson(e.data)),
-        options.step ?? null,
-        options.attempt ?? null,
-      ],
-    );
-    await tx.query('select pg_notify($1, $2)', [
-      RUN_EVENTS_CHANNEL,
-      notificationPayload(runId, lastSeq, inserted.rows),
-    ]);
-    return lastSeq;
-  }
 }
 
 /**
