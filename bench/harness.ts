@@ -170,7 +170,7 @@ export async function startBench(profile: Profile): Promise<Bench> {
     const log = createLogger(config.logLevel);
     const worker: RunningWorker = await startWorker(config, log);
     cleanups.push(() => worker.shutdown());
-    const api: RunningApi = await startApi(config, log);
+    const api: RunningApi = await startApi(config, log, { localTemporal: worker.localClient });
     cleanups.push(() => api.close());
 
     const connection = await Connection.connect({ address: stack.temporalAddress });

@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app';
@@ -30,7 +31,17 @@ export interface RunningApi {
 }
 
 /** Composition root of the API process: pool, Temporal client, LISTEN hub, Koa. */
-export async function startApi(config: Config, log: Logger): Promise<RunningApi> {
+/** What an API shares with a worker running in the same process (`reverie dev`, the bench). */
+export interface ApiOptions {
+  /** A client on that worker's connection: turns start eagerly on it. */
+  localTemporal?: Client;
+}
+
+export async function startApi(
+  config: Config,
+  log: Logger,
+  options: ApiOptions = {},
+): Promise<RunningApi> {
   if (!config.databaseUrl) throw new Error('DATABASE_URL is not set');
   const pool = createPool(config.databaseUrl, config.databasePoolMax);
   const temporal = await connectClient(config);
@@ -52,7 +63,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     temporal,
     log,
     undefined,
-    new TurnStarter(temporal, config),
+    new TurnStarter(temporal, config, options.localTemporal),
   );
   sweeper.start();
   const metrics = new ApiMetrics();
@@ -63,7 +74,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     pool,
     hub,
     models,
-    turns: new TurnService(pool, runs, temporal, config),
+    turns: new TurnService(pool, runs, temporal, config, options.localTemporal),
     files: new FileService(pool, runs, temporal, blobs, config),
     dreaming: new DreamingService({ runs, temporal, config, defaultModel: models.defaultModel }),
     memoryExtraction: new MemoryExtractionService(runs, temporal, config),

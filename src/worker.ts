@@ -1,3 +1,4 @@
+import { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createBlobStore } from './blob';
@@ -13,6 +14,12 @@ import { TurnStarter } from './turns/turn-starter';
 import { createDefaultTools } from './tools/default-tools';
 
 export interface RunningWorker {
+  /**
+   * A Temporal client on the worker's own connection: an API in the same
+   * process starts turns through it eagerly (`startApi`'s `localTemporal`).
+   * Closed with the worker.
+   */
+  localClient: Client;
   /** Resolves when the worker has stopped. */
   done: Promise<void>;
   shutdown(): Promise<void>;
@@ -28,10 +35,13 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   const pool = createPool(config.databaseUrl, config.databasePoolMax);
   const embedder = createEmbedder(config);
   const tools = createDefaultTools(pool, embedder);
-  // A finishing turn starts the next queued turn of its session (hand-off).
+  // A finishing turn starts the next queued turn of its session (hand-off),
+  // eagerly on this worker (a client on its own connection).
   const client = await connectClient(config);
+  const connection = await connectWorker(config);
+  const localClient = new Client({ connection, namespace: config.temporal.namespace });
   const activities = createActivities({
-    turnStarter: new TurnStarter(client, config),
+    turnStarter: new TurnStarter(client, config, localClient),
     pool,
     config,
     models: new ModelRouter(config, SCRIPTED_RESPONDERS),
@@ -40,7 +50,6 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     embedder,
     blobs: createBlobStore(config),
   });
-  const connection = await connectWorker(config);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -64,6 +73,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     await pool.end().catch(() => undefined);
   });
   return {
+    localClient,
     done,
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -35,7 +35,7 @@ export async function runDev(config: Config, log: Logger, root: string): Promise
   try {
     await migrateDatabase(running, log);
     const worker = await startWorker(running, log);
-    const api = await startApi(running, log);
+    const api = await startApi(running, log, { localTemporal: worker.localClient });
     const model = running.llm.configured ? running.llm.model : 'simulator';
     say(`
 reverie is running

@@ -83,8 +83,10 @@ export class TurnService {
     private readonly runs: RunStarter,
     private readonly temporal: Client,
     private readonly config: Config,
+    /** A client on an in-process worker's connection, for eager starts ({@link TurnStarter}). */
+    localTemporal?: Client,
   ) {
-    this.turns = new TurnStarter(temporal, config);
+    this.turns = new TurnStarter(temporal, config, localTemporal);
   }
 
   /**

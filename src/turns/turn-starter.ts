@@ -21,15 +21,27 @@ export type TurnRunRef = Pick<RunRow, 'id' | 'tenant_id' | 'session_id' | 'user_
  * run never gets a second execution (REJECT_DUPLICATE).
  */
 export class TurnStarter {
+  /**
+   * @param local a client on the connection of a worker in this process that
+   *   polls the turns' task queue: starts through it ask Temporal to hand the
+   *   first workflow task straight back to that worker (eager start), which
+   *   spares the first token a task-queue dispatch.
+   */
   constructor(
     private readonly temporal: Client,
     private readonly config: Config,
+    private readonly local?: Client,
   ) {}
 
   /** Start the run's turn; a turn already started (or finished) is left alone. */
   async start(run: TurnRunRef): Promise<void> {
     try {
-      await this.temporal.workflow.start(turnWorkflow, this.options(run));
+      if (this.local)
+        await this.local.workflow.start(turnWorkflow, {
+          ...this.options(run),
+          requestEagerStart: true,
+        });
+      else await this.temporal.workflow.start(turnWorkflow, this.options(run));
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }

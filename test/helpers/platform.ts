@@ -86,7 +86,7 @@ export async function startPlatform(overrides: Record<string, string> = {}): Pro
   const config = loadConfig(env, false);
   const log = createLogger(config.logLevel);
   const worker = await startWorker(config, log);
-  const api = await startApi(config, log);
+  const api = await startApi(config, log, { localTemporal: worker.localClient });
   const pool = createPool(config.databaseUrl!, 4);
   const { key } = await createApiKey(pool, DEFAULT_TENANT_ID, { name: 'test' });
   return {

@@ -344,11 +344,21 @@ describe('a chat completion as a Temporal workflow', () => {
       const activityTypes = (history.events ?? [])
         .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
         .filter(Boolean);
-      expect(activityTypes).toEqual(['generateStep', 'executeTool', 'generateStep']);
+      // The model steps run as local activities inside the workflow task (turn
+      // protocol 2): each is a marker that names it; the tool is an activity.
+      expect(activityTypes).toEqual(['executeTool']);
+      const localActivities = (history.events ?? [])
+        .map((e) => e.markerRecordedEventAttributes)
+        .filter((m) => m?.markerName === 'core_local_activity')
+        .map((m) => {
+          const data = m!.details!.data!.payloads![0].data!;
+          return (JSON.parse(Buffer.from(data).toString()) as { activity_type: string })
+            .activity_type;
+        });
+      expect(localActivities).toEqual(['generateStep', 'generateStep']);
+      // A current-protocol turn records no other markers (no patches).
       const markers = (history.events ?? []).filter((e) => e.markerRecordedEventAttributes).length;
-      // The turn begins in its first step and finishes in its last: no local
-      // activities, and a current-protocol turn records no patch markers.
-      expect(markers).toBe(0);
+      expect(markers).toBe(2);
     } finally {
       await temporal.connection.close();
       await platform.close();
