@@ -351,7 +351,7 @@ describe('a chat completion as a Temporal workflow', () => {
         .map((e) => e.markerRecordedEventAttributes)
         .filter((m) => m?.markerName === 'core_local_activity')
         .map((m) => {
-          const data = m!.details!.data!.payloads![0].data!;
+          const data = m!.details!.data.payloads![0].data!;
           return (JSON.parse(Buffer.from(data).toString()) as { activity_type: string })
             .activity_type;
         });
