@@ -52,15 +52,15 @@ export function createModelActivities({
     }): Promise<GenerateStepResult> {
       const { runId, step } = input;
       const ctx = Context.current();
-      // Beginning here, not in an activity of its own, spares the first token a
-      // workflow-task round trip. It is idempotent, so a retry may repeat it.
-      if (input.begin) await beginTurnRun(pool, runId);
       // Independent reads and the fence claim together: one round trip, not three.
       const [run, done, attempt] = await Promise.all([
         loadRun(pool, runId),
         findAnsweredStep(pool, runId, step),
         claimStepFence(pool, runId, step),
       ]);
+      // Beginning here, not in an activity of its own, spares the first token a
+      // workflow-task round trip. It is idempotent, so a retry may repeat it.
+      if (input.begin) await beginTurnRun(pool, run);
       // Finishing here, not in an activity of its own, spares a workflow task after the answer.
       const finish = (answered: GenerateStepResult) =>
         input.complete ? completeIfLast(pool, turnStarter, runId, answered) : answered;
@@ -101,7 +101,6 @@ export function createModelActivities({
           maxOutputTokens: run.input.max_tokens,
         },
       );
-
       const writer = new EventWriter({
         pool,
         runId,

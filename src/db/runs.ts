@@ -151,11 +151,15 @@ export async function markRunRunning(db: Queryable, runId: string): Promise<void
  * attempt announces `run.started`; a retry finds events and announces nothing.
  */
 export async function markRunStarted(tx: Queryable, runId: string): Promise<boolean> {
-  await markRunRunning(tx, runId);
-  const fresh = await tx.query('select 1 from runs where id = $1 and last_seq = 0 for update', [
-    runId,
-  ]);
-  return (fresh.rowCount ?? 0) > 0;
+  // One statement: the update locks the row whether or not it changes it.
+  const res = await tx.query<{ fresh: boolean }>(
+    `update runs set status = case when status = 'queued' then 'running' else status end,
+            started_at = case when status = 'queued' then coalesce(started_at, now())
+                              else started_at end
+     where id = $1 returning last_seq = 0 as fresh`,
+    [runId],
+  );
+  return res.rows[0]?.fresh === true;
 }
 
 /** Record the outcome once; later calls (retries) do not overwrite it. */

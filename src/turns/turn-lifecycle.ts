@@ -22,10 +22,12 @@ import { keepPartialAnswer } from './partial-answer';
 /**
  * The run starts: its user messages join the history, it turns `running`, and
  * `run.started` is announced once. Idempotent: a retry writes nothing new.
+ * Pass the run when the caller has just loaded it (one read less).
  * @throws NonRetryableError `RunGone` when the run no longer exists
  */
-export async function beginTurnRun(pool: Pool, runId: string): Promise<void> {
-  const run = await loadRun(pool, runId);
+export async function beginTurnRun(pool: Pool, runOrId: RunRow | string): Promise<void> {
+  const run = typeof runOrId === 'string' ? await loadRun(pool, runOrId) : runOrId;
+  const runId = run.id;
   await withTransaction(pool, async (tx) => {
     for (const [index, m] of run.input.messages.entries()) {
       await insertMessage(tx, {
