@@ -24,6 +24,9 @@ export function formatSseFrame(frame: SseFrame): string {
 export class SseStream {
   private readonly body = new PassThrough();
   private readonly controller = new AbortController();
+  /** Frames written in this turn of the event loop, sent together at its end. */
+  private pending = '';
+  private flushing: NodeJS.Immediate | undefined;
 
   constructor(ctx: Koa.Context, headers: Record<string, string> = {}) {
     ctx.req.socket.setTimeout(0);
@@ -51,16 +54,35 @@ export class SseStream {
     return this.controller.signal.aborted;
   }
 
+  /**
+   * Queue a frame. Frames of one event batch arrive in the same turn of the
+   * event loop and leave as one socket write (one syscall and one HTTP chunk
+   * instead of one per token), before any I/O of the next turn.
+   */
   write(frame: SseFrame): void {
-    if (!this.closed) this.body.write(formatSseFrame(frame));
+    this.send(formatSseFrame(frame));
   }
 
   /** A comment line: keeps proxies and clients from timing out an idle stream. */
   comment(text: string): void {
-    if (!this.closed) this.body.write(`: ${text}\n\n`);
+    this.send(`: ${text}\n\n`);
   }
 
   end(): void {
+    this.flush();
     this.body.end();
+  }
+
+  private send(text: string): void {
+    if (this.closed) return;
+    this.pending += text;
+    this.flushing ??= setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    if (this.flushing) clearImmediate(this.flushing);
+    this.flushing = undefined;
+    if (this.pending && !this.closed) this.body.write(this.pending);
+    this.pending = '';
   }
 }
