@@ -15,7 +15,7 @@ export interface RunEventStreamOptions {
   /** Called when nothing arrived for `idleMs` (keep-alive comments). */
   onIdle?: () => void;
   idleMs?: number;
-  /** Called after each event that a notification announced was consumed: ms since that notification. */
+  /** Called after each batch a notification announced was consumed: ms since that notification. */
   onRelayed?: (ms: number) => void;
 }
 
@@ -60,12 +60,17 @@ export async function* streamRunEvents(options: RunEventStreamOptions): AsyncGen
           ? await readRunEvents(pool, runId, cursor, READ_PAGE)
           : await hub.readEvents(pool, runId, cursor, version);
         first = false;
+        // Once per batch, after its last event (a summary observation per token cost more than the relay).
+        const relayed = () => {
+          if (wokeAt !== undefined && events.length > 0)
+            options.onRelayed?.(performance.now() - wokeAt);
+        };
         for (const event of events) {
           cursor = event.seq;
           yield event;
-          if (wokeAt !== undefined) options.onRelayed?.(performance.now() - wokeAt);
-          if (event.type === 'done') return;
+          if (event.type === 'done') return relayed();
         }
+        relayed();
         if (events.length > 0) {
           idleSince = Date.now();
           // A full page may have more behind it.

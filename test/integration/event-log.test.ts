@@ -157,7 +157,9 @@ describe('run event log', () => {
       await reader;
       expect(received).toEqual([1, 2, 3, 4, 5, 6, 7]);
       expect(reads).toBeGreaterThan(readsBefore);
-      expect(relayed.length).toBe(7);
+      // One observation per consumed batch: the last two may be read back as one.
+      expect(relayed.length).toBeGreaterThanOrEqual(6);
+      expect(relayed.length).toBeLessThanOrEqual(7);
       for (const ms of relayed) expect(ms).toBeGreaterThanOrEqual(0);
     } finally {
       await hub.stop();
