@@ -4,8 +4,9 @@ import type { Config } from '../config';
 import { SECURITY_CHANNEL } from '../db/api-keys';
 import type { Pool } from '../db/pool';
 import type { EventHub } from '../events/event-hub';
+import type { Logger } from '../logger';
 import { BypassList } from './bypass-list';
-import { SseConnections } from './sse-connections';
+import { SseConnections, type SseConnectionOptions } from './sse-connections';
 import { RateLimitError, type RateLimitState } from './rate-limit-error';
 import { callerLimits } from './tier-limits';
 
@@ -26,10 +27,11 @@ export class RateLimits {
   constructor(
     private readonly pool: Pool,
     private readonly config: Config['rateLimits'],
-    sseMaxPerCaller = Number.MAX_SAFE_INTEGER,
+    sse: SseConnectionOptions,
+    log: Logger,
   ) {
     this.bypass = new BypassList(pool);
-    this.sse = new SseConnections(sseMaxPerCaller);
+    this.sse = new SseConnections(pool, sse, log);
   }
 
   /** Hear bypass list changes from every process. */
