@@ -66,6 +66,7 @@ const envSchema = z.object({
   PORT: integer(0, 8080, 65535),
   HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FILE: optionalString,
   PUBLIC_URL: optionalString,
 
   DATABASE_URL: optionalString,
@@ -247,6 +248,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     port: env.PORT,
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
+    /** Append log lines to this file instead of stdout (a command's stdout stays its output). */
+    logFile: env.LOG_FILE,
     publicUrl: env.PUBLIC_URL,
     databaseUrl: env.DATABASE_URL,
     databasePoolMax: env.DATABASE_POOL_MAX,

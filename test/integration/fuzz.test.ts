@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import request from 'supertest';
-import { createApiKey, DEFAULT_SCOPES } from '../../src/db/api-keys';
+import { DEFAULT_SCOPES } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import { startPlatform, type Platform } from '../helpers/platform';
 import { migrate } from '../../src/db/migrate';
 import { throwawayDatabase } from '../helpers/throwaway-database';
