@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal';
 import type { Config } from '../config';
 import { SECURITY_CHANNEL } from '../db/api-keys';
 import type { Pool } from '../db/pool';
+import { consumeCounters } from '../db/rate-limit-counters';
 import type { EventHub } from '../events/event-hub';
 import type { Logger } from '../logger';
 import { BypassList } from './bypass-list';
@@ -14,10 +15,13 @@ export { RateLimitError, type RateLimitState } from './rate-limit-error';
 
 /**
  * Request limits shared by every API replica: fixed windows counted in
- * Postgres by rate-limiter-flexible (one atomic upsert per counter, so the
- * count is exact whatever replica serves). Each request counts against its
- * caller (key, JWT user or anonymous IP) and its tenant (the caller's limit
- * times `RATE_TENANT_FACTOR`). Admin callers and the bypass list skip them.
+ * Postgres in rate-limiter-flexible's table format (an atomic upsert per
+ * counter, so the count is exact whatever replica serves). Each request
+ * counts against its caller (key, JWT user or anonymous IP) and, unless
+ * anonymous, its tenant (the caller's limit times `RATE_TENANT_FACTOR`): the
+ * library's RateLimiterPostgres for the one counter of anonymous callers, its
+ * upsert batched over both counters otherwise (src/db/rate-limit-counters.ts).
+ * Admin callers and the bypass list skip them.
  */
 export class RateLimits {
   readonly bypass: BypassList;
@@ -50,28 +54,65 @@ export class RateLimits {
     if (!this.config.enabled || principal.scopes.includes('admin')) return undefined;
     if (await this.bypass.matches(principal.keyId, ip)) return undefined;
     const limits = callerLimits(this.config, principal);
-    const callerScope =
-      principal.kind === 'anonymous' ? 'ip' : principal.kind === 'jwt' ? 'user' : 'key';
-    const caller = this.take(
-      principal.subject,
-      limits.points,
-      limits.durationSeconds,
-      principal,
-      callerScope,
+    if (principal.kind === 'anonymous')
+      return this.take(principal.subject, limits.points, limits.durationSeconds, principal, 'ip');
+    return this.takeWithTenant(principal, limits.points, limits.durationSeconds);
+  }
+
+  /**
+   * The caller's counter and its tenant's (the caller's limit times
+   * `RATE_TENANT_FACTOR`) in one statement: a second round trip per request
+   * cost the key path over 10 % of its throughput (bench `auth`).
+   */
+  private async takeWithTenant(
+    principal: Principal,
+    points: number,
+    duration: number,
+  ): Promise<RateLimitState> {
+    const counters = [
+      {
+        key: `${limiterPrefix(points, duration)}:${principal.subject}`,
+        points,
+        scope: principal.kind === 'jwt' ? 'user' : 'key',
+      },
+      {
+        key: `${limiterPrefix(points * this.config.tenantFactor, duration)}:tenant:${principal.tenantId}`,
+        points: points * this.config.tenantFactor,
+        scope: 'tenant',
+      },
+    ];
+    const now = Date.now();
+    const states = await consumeCounters(
+      this.pool,
+      counters.map((c) => ({ key: c.key, durationMs: duration * 1000 })),
+      now,
     );
-    // Both counters in parallel: one round trip of latency, not two.
-    const tenant =
-      principal.kind === 'anonymous'
-        ? undefined
-        : this.take(
-            `tenant:${principal.tenantId}`,
-            limits.points * this.config.tenantFactor,
-            limits.durationSeconds,
-            principal,
-            'tenant',
-          );
-    const [callerState] = await Promise.all([caller, tenant]);
-    return callerState;
+    const results = counters.map((c) => {
+      const state = states.get(c.key)!;
+      return {
+        ...c,
+        used: state.points,
+        resetSeconds: Math.max(1, Math.ceil((state.expire - now) / 1000)),
+      };
+    });
+    const over = results.find((r) => r.used > r.points);
+    if (over) {
+      throw new RateLimitError(
+        { limit: over.points, remaining: 0, resetSeconds: over.resetSeconds },
+        {
+          limit: over.points,
+          tier: principal.tier,
+          retry_after: over.resetSeconds,
+          scope: over.scope,
+        },
+      );
+    }
+    const caller = results[0];
+    return {
+      limit: caller.points,
+      remaining: Math.max(0, caller.points - caller.used),
+      resetSeconds: caller.resetSeconds,
+    };
   }
 
   private async take(
@@ -96,7 +137,7 @@ export class RateLimits {
   }
 
   private limiter(points: number, duration: number): RateLimiterPostgres {
-    const id = `${points}:${duration}`;
+    const id = limiterPrefix(points, duration);
     let limiter = this.limiters.get(id);
     if (!limiter) {
       limiter = new RateLimiterPostgres({
@@ -104,7 +145,7 @@ export class RateLimits {
         storeType: 'pool',
         tableName: 'rate_limits',
         tableCreated: true,
-        keyPrefix: `rl${id}`,
+        keyPrefix: id,
         points,
         duration,
       });
@@ -112,6 +153,11 @@ export class RateLimits {
     }
     return limiter;
   }
+}
+
+/** The key prefix of one (points, window) limiter: rows of equal limits are shared. */
+function limiterPrefix(points: number, duration: number): string {
+  return `rl${points}:${duration}`;
 }
 
 function resetOf(res: RateLimiterRes): number {
