@@ -17,7 +17,7 @@ import { median, percentile, spread } from '../stats';
 
 const CONNECTIONS = 20;
 /** Repetitions at least: fewer and one disturbed slice moves the median. */
-const MIN_REPS = 7;
+const MIN_REPS = 9;
 /** Warm-up rounds (both sides each): JIT, pool connections, key and tenant caches. */
 const WARMUP_ROUNDS = 3;
 

@@ -1,42 +1,45 @@
 import type { Queryable } from './pool';
 import { many } from './sql';
 
-/** One fixed-window counter to count a request against. */
-export interface CounterTake {
+/** Points to add to one fixed-window counter. */
+export interface CounterAdd {
   /** The row key, as rate-limiter-flexible names it (`<keyPrefix>:<key>`). */
   key: string;
+  points: number;
   durationMs: number;
 }
 
-/** A counter after the request: points used in the window and when the window ends (ms epoch). */
-export interface CounterState {
+/** A counter after the add: points used in its window and when the window ends (ms epoch). */
+export interface CounterRow {
   key: string;
   points: number;
   expire: number;
 }
 
 /**
- * Count one point against several counters of the `rate_limits` table in one
- * statement: rate-limiter-flexible's RateLimiterPostgres upsert (a window that
- * has expired restarts at 1), for many rows at once, so the rows stay in the
- * library's format. Rows are taken in key order, so two statements sharing a
- * counter (callers of one tenant) never deadlock.
+ * Add points to many counters of the `rate_limits` table in one statement:
+ * rate-limiter-flexible's RateLimiterPostgres upsert (a window that has
+ * expired restarts at the points added), over a batch of rows, so the rows
+ * keep the library's format. Rows are taken in key order, so two statements
+ * sharing counters never deadlock. Keys must be distinct.
  */
-export async function consumeCounters(
+export async function addToCounters(
   db: Queryable,
-  takes: readonly CounterTake[],
+  adds: readonly CounterAdd[],
   nowMs: number,
-): Promise<Map<string, CounterState>> {
+): Promise<Map<string, CounterRow>> {
   const rows = await many<{ key: string; points: number; expire: string }>(
     db,
     `insert into rate_limits (key, points, expire)
-     select k, 1, $3::bigint + d from unnest($1::text[], $2::bigint[]) as t(k, d) order by k
+     select k, n, $4::bigint + d
+     from unnest($1::text[], $2::integer[], $3::bigint[]) as t(k, n, d) order by k
      on conflict (key) do update set
-       points = case when rate_limits.expire <= $3::bigint then 1 else rate_limits.points + 1 end,
-       expire = case when rate_limits.expire <= $3::bigint then excluded.expire
+       points = case when rate_limits.expire <= $4::bigint then excluded.points
+                     else rate_limits.points + excluded.points end,
+       expire = case when rate_limits.expire <= $4::bigint then excluded.expire
                      else rate_limits.expire end
      returning key, points, expire`,
-    [takes.map((t) => t.key), takes.map((t) => t.durationMs), nowMs],
+    [adds.map((a) => a.key), adds.map((a) => a.points), adds.map((a) => a.durationMs), nowMs],
   );
   return new Map(
     rows.map((r) => [r.key, { key: r.key, points: r.points, expire: Number(r.expire) }]),
