@@ -2,9 +2,21 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-/** Structured JSON logs; secrets are redacted wherever they appear. */
-export function createLogger(level: string, name = 'reverie'): Logger {
-  return pino({
+/**
+ * Structured JSON logs; secrets are redacted wherever they appear.
+ * @param destination where lines go: stdout by default, or a file (appended,
+ *   written synchronously so nothing is lost when the process exits).
+ */
+export function createLogger(
+  level: string,
+  name = 'reverie',
+  destination?: string | pino.DestinationStream,
+): Logger {
+  const stream =
+    typeof destination === 'string'
+      ? pino.destination({ dest: destination, append: true, mkdir: true, sync: true })
+      : destination;
+  const options: pino.LoggerOptions = {
     name,
     level,
     redact: {
@@ -14,6 +26,8 @@ export function createLogger(level: string, name = 'reverie'): Logger {
         'req.headers.authorization',
         'req.headers.cookie',
         'req.headers["x-admin-token"]',
+        'req.headers["proxy-authorization"]',
+        'req.headers["x-api-key"]',
         'res.headers["set-cookie"]',
         'headers.authorization',
         'headers.cookie',
@@ -35,5 +49,6 @@ export function createLogger(level: string, name = 'reverie'): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return stream ? pino(options, stream) : pino(options);
 }

@@ -49,7 +49,12 @@ export async function startApi(
   const auth = new Authenticator(pool, config, log);
   // Revocations and tenant changes arrive on the hub's one LISTEN connection.
   auth.listen(hub);
-  const limits = new RateLimits(pool, config.rateLimits, config.security.sseMaxPerKey);
+  const limits = new RateLimits(
+    pool,
+    config.rateLimits,
+    { maxPerCaller: config.security.sseMaxPerKey, renewMs: config.security.sseLeaseRenewMs },
+    log,
+  );
   limits.listen(hub);
   await hub.start();
   const blobs = createBlobStore(config);
@@ -110,6 +115,7 @@ export async function startApi(
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       sweeper.stop();
+      await limits.sse.close();
       await auth.lastUsed.flush();
       await hub.stop();
       await temporal.connection.close().catch(() => undefined);

@@ -45,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel, `reverie-${command ?? 'cli'}`);
+  const log = createLogger(config.logLevel, `reverie-${command ?? 'cli'}`, config.logFile);
   try {
     switch (command) {
       case 'dev':

@@ -66,6 +66,7 @@ const envSchema = z.object({
   PORT: integer(0, 8080, 65535),
   HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FILE: optionalString,
   PUBLIC_URL: optionalString,
 
   DATABASE_URL: optionalString,
@@ -154,6 +155,7 @@ const envSchema = z.object({
   RATE_TENANT_FACTOR: integer(1, 10),
   MAX_CONCURRENT_TURNS: integer(1, 4),
   SSE_MAX_PER_KEY: integer(1, 20),
+  SSE_LEASE_RENEW_MS: integer(100, 10_000, 600_000),
   CHAT_MAX_MESSAGES: integer(1, 500),
   MAX_HEADER_BYTES: integer(1024, 16 * 1024),
   CORS_ORIGINS: z
@@ -246,6 +248,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     port: env.PORT,
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
+    /** Append log lines to this file instead of stdout (a command's stdout stays its output). */
+    logFile: env.LOG_FILE,
     publicUrl: env.PUBLIC_URL,
     databaseUrl: env.DATABASE_URL,
     databasePoolMax: env.DATABASE_POOL_MAX,
@@ -328,8 +332,10 @@ function toConfig(env: z.infer<typeof envSchema>) {
           }
         : undefined,
       corsOrigins: env.CORS_ORIGINS,
-      /** Open SSE streams one key (or anonymous IP) may hold at once (429 above). */
+      /** Open SSE streams one key (or anonymous IP) may hold at once across every replica (429 above). */
       sseMaxPerKey: env.SSE_MAX_PER_KEY,
+      /** How often a replica renews its SSE leases; a lease expires after three missed renewals. */
+      sseLeaseRenewMs: env.SSE_LEASE_RENEW_MS,
       /** Largest `messages` array of a chat completion. */
       chatMaxMessages: env.CHAT_MAX_MESSAGES,
       /** Node's limit on the total size of request headers (431 above). */

@@ -1,11 +1,12 @@
-import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Principal } from '../auth/principal';
 import type { Config } from '../config';
 import { SECURITY_CHANNEL } from '../db/api-keys';
 import type { Pool } from '../db/pool';
+import { CounterBatcher } from './counter-batcher';
 import type { EventHub } from '../events/event-hub';
+import type { Logger } from '../logger';
 import { BypassList } from './bypass-list';
-import { SseConnections } from './sse-connections';
+import { SseConnections, type SseConnectionOptions } from './sse-connections';
 import { RateLimitError, type RateLimitState } from './rate-limit-error';
 import { callerLimits } from './tier-limits';
 
@@ -13,23 +14,28 @@ export { RateLimitError, type RateLimitState } from './rate-limit-error';
 
 /**
  * Request limits shared by every API replica: fixed windows counted in
- * Postgres by rate-limiter-flexible (one atomic upsert per counter, so the
- * count is exact whatever replica serves). Each request counts against its
- * caller (key, JWT user or anonymous IP) and its tenant (the caller's limit
- * times `RATE_TENANT_FACTOR`). Admin callers and the bypass list skip them.
+ * Postgres in rate-limiter-flexible's table and with its upsert (atomic per
+ * counter, so the count is exact whatever replica serves), batched: the
+ * requests a process receives while a count is in flight share the next
+ * statement (CounterBatcher). Each request counts against its
+ * caller (key, JWT user or anonymous IP) and, unless anonymous, its tenant
+ * (the caller's limit times `RATE_TENANT_FACTOR`). Admin callers and the
+ * bypass list skip them.
  */
 export class RateLimits {
   readonly bypass: BypassList;
   readonly sse: SseConnections;
-  private readonly limiters = new Map<string, RateLimiterPostgres>();
+  private readonly batcher: CounterBatcher;
 
   constructor(
-    private readonly pool: Pool,
+    pool: Pool,
     private readonly config: Config['rateLimits'],
-    sseMaxPerCaller = Number.MAX_SAFE_INTEGER,
+    sse: SseConnectionOptions,
+    log: Logger,
   ) {
     this.bypass = new BypassList(pool);
-    this.sse = new SseConnections(sseMaxPerCaller);
+    this.batcher = new CounterBatcher(pool);
+    this.sse = new SseConnections(pool, sse, log);
   }
 
   /** Hear bypass list changes from every process. */
@@ -79,39 +85,23 @@ export class RateLimits {
     principal: Principal,
     scope: string,
   ): Promise<RateLimitState> {
-    const limiter = this.limiter(points, duration);
-    try {
-      const res = await limiter.consume(key);
-      return { limit: points, remaining: res.remainingPoints, resetSeconds: resetOf(res) };
-    } catch (err) {
-      if (!(err instanceof RateLimiterRes)) throw err;
-      const retryAfter = resetOf(err);
-      throw new RateLimitError(
-        { limit: points, remaining: 0, resetSeconds: retryAfter },
-        { limit: points, tier: principal.tier, retry_after: retryAfter, scope },
-      );
-    }
-  }
-
-  private limiter(points: number, duration: number): RateLimiterPostgres {
-    const id = `${points}:${duration}`;
-    let limiter = this.limiters.get(id);
-    if (!limiter) {
-      limiter = new RateLimiterPostgres({
-        storeClient: this.pool,
-        storeType: 'pool',
-        tableName: 'rate_limits',
-        tableCreated: true,
-        keyPrefix: `rl${id}`,
-        points,
-        duration,
-      });
-      this.limiters.set(id, limiter);
-    }
-    return limiter;
+    const { consumed, msBeforeNext } = await this.batcher.take(
+      `${limiterPrefix(points, duration)}:${key}`,
+      duration * 1000,
+    );
+    const resetSeconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
+    if (consumed <= points) return { limit: points, remaining: points - consumed, resetSeconds };
+    throw new RateLimitError(
+      { limit: points, remaining: 0, resetSeconds },
+      { limit: points, tier: principal.tier, retry_after: resetSeconds, scope },
+    );
   }
 }
 
-function resetOf(res: RateLimiterRes): number {
-  return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+/**
+ * rate-limiter-flexible's key prefix for one (points, window) limit, so the
+ * rows stay readable (and resettable) with a RateLimiterPostgres of that limit.
+ */
+function limiterPrefix(points: number, duration: number): string {
+  return `rl${points}:${duration}`;
 }

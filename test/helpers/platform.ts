@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { DEFAULT_TENANT_ID, loadConfig, type Config } from '../../src/config';
-import { createApiKey } from '../../src/db/api-keys';
 import { createPool, type Pool } from '../../src/db/pool';
-import { createLogger } from '../../src/logger';
 import { startApi, type RunningApi } from '../../src/server';
 import { startWorker, type RunningWorker } from '../../src/worker';
 import { PROJECT_ROOT } from '../setup/stack-env';
+import { createApiKey } from './test-secrets';
+import { logPath, registerSecret, testLogger } from './test-logs';
 
 let bundlePath: Promise<string> | undefined;
 
@@ -44,7 +45,7 @@ export function workflowBundle(): Promise<string> {
 export async function platformEnv(
   overrides: Record<string, string> = {},
 ): Promise<Record<string, string>> {
-  return {
+  const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -64,6 +65,14 @@ export async function platformEnv(
     ADMIN_TOKEN: `admin-${randomUUID()}`,
     ...overrides,
   };
+  // The post-run log check searches for these (test/helpers/test-logs.ts).
+  registerSecret('admin_token', env.ADMIN_TOKEN);
+  // A provider key a test sets ('x', 'sk-test') is too short to search for: make it unique.
+  if (env.OPENAI_API_KEY && env.OPENAI_API_KEY.length < 32) {
+    env.OPENAI_API_KEY = `${env.OPENAI_API_KEY}-${randomUUID()}`;
+    registerSecret('provider_api_key', env.OPENAI_API_KEY);
+  }
+  return env;
 }
 
 export interface Platform {
@@ -84,7 +93,8 @@ export interface Platform {
 export async function startPlatform(overrides: Record<string, string> = {}): Promise<Platform> {
   const env = await platformEnv(overrides);
   const config = loadConfig(env, false);
-  const log = createLogger(config.logLevel);
+  // Its own level: config.logLevel also sets the Temporal runtime's console logs.
+  const log = testLogger('platform');
   const worker = await startWorker(config, log);
   const api = await startApi(config, log, { localTemporal: worker.localClient });
   const pool = createPool(config.databaseUrl!, 4);
@@ -112,7 +122,11 @@ export async function startPlatform(overrides: Record<string, string> = {}): Pro
   };
 }
 
-/** A `reverie api` or `reverie worker` as a real process, to kill -9 in crash tests. */
+/**
+ * A `reverie api` or `reverie worker` as a real process, to kill -9 in crash
+ * tests. Its stdout and stderr are also written to this run's logs (an API
+ * logs at debug by default, so its request lines are checked for secrets).
+ */
 export interface ReverieProcess {
   child: ChildProcess;
   /** For `api`: its base URL once listening. */
@@ -128,11 +142,16 @@ export async function spawnReverie(
 ): Promise<ReverieProcess> {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'reverie.js'), command], {
     cwd: PROJECT_ROOT,
-    env: { ...env, LOG_LEVEL: options.logLevel ?? 'info' },
+    env: { ...env, LOG_LEVEL: options.logLevel ?? (command === 'api' ? 'debug' : 'info') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const file = createWriteStream(logPath(command, command));
+  child.stdout.pipe(file, { end: false });
+  child.stderr.pipe(file, { end: false });
   let output = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('close', () => file.end(() => resolve())),
+  );
   const ready = new Promise<string | undefined>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();

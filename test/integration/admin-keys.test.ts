@@ -9,6 +9,8 @@ import {
   type Platform,
   type ReverieProcess,
 } from '../helpers/platform';
+import { appendToLog, cliLogEnv } from '../helpers/test-logs';
+import { registerShown } from '../helpers/test-secrets';
 import { PROJECT_ROOT } from '../setup/stack-env';
 
 const run = promisify(execFile);
@@ -38,7 +40,7 @@ describe('admin: API keys and tenants', () => {
       .set(bearer(admin))
       .send({ name: 'acme', ...(tier ? { tier } : {}) });
     expect(res.status).toBe(201);
-    return res.body as { id: string; tier: string; webhook_secret: string };
+    return registerShown(res.body as { id: string; tier: string; webhook_secret: string });
   };
   const newKey = async (tenantId: string, extra: Record<string, unknown> = {}) => {
     const res = await request(platform.url)
@@ -46,7 +48,7 @@ describe('admin: API keys and tenants', () => {
       .set(bearer(admin))
       .send({ tenant_id: tenantId, name: 'ci', scopes: ['chat'], ...extra });
     expect(res.status).toBe(201);
-    return res.body as { id: string; key: string; prefix: string };
+    return registerShown(res.body as { id: string; key: string; prefix: string });
   };
 
   it('creates a tenant with a tier, limits and a webhook secret; reads, patches and rotates it', async () => {
@@ -70,6 +72,7 @@ describe('admin: API keys and tenants', () => {
     const rotated = await request(platform.url)
       .post(`/v1/admin/tenants/${tenant.id}/webhook-secret`)
       .set(bearer(admin));
+    registerShown(rotated.body);
     expect(rotated.body.webhook_secret).toMatch(/^whsec_/);
     expect(rotated.body.webhook_secret).not.toBe(tenant.webhook_secret);
     const got = await request(platform.url)
@@ -231,11 +234,19 @@ describe('admin: API keys and tenants', () => {
 
   it('reverie keys create | list | revoke', async () => {
     const tenant = await newTenant();
-    const reverie = (args: string[]) =>
-      run(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'reverie.js'), 'keys', ...args], {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, REVERIE_URL: platform.url, ADMIN_TOKEN: admin, LOG_LEVEL: 'silent' },
-      });
+    const reverie = async (args: string[]) => {
+      const logs = cliLogEnv('keys');
+      const result = await run(
+        process.execPath,
+        [path.join(PROJECT_ROOT, 'bin', 'reverie.js'), 'keys', ...args],
+        {
+          cwd: PROJECT_ROOT,
+          env: { ...process.env, REVERIE_URL: platform.url, ADMIN_TOKEN: admin, ...logs },
+        },
+      );
+      appendToLog(logs.LOG_FILE, result.stderr);
+      return result;
+    };
     const created = JSON.parse(
       (
         await reverie([
@@ -250,6 +261,7 @@ describe('admin: API keys and tenants', () => {
         ])
       ).stdout,
     ) as { id: string; key: string };
+    registerShown(created);
     expect(created.key).toMatch(KEY_FORMAT);
     const listed = (await reverie(['list', '--tenant', tenant.id])).stdout;
     expect(listed).toContain(created.id);

@@ -7,9 +7,9 @@ import { createApp } from '../../src/api/app';
 import type { ApiDeps } from '../../src/api/context';
 import { ApiMetrics } from '../../src/api/middleware/metrics';
 import { loadConfig } from '../../src/config';
-import { createApiKey } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import { createPool, type Pool } from '../../src/db/pool';
-import { createLogger } from '../../src/logger';
+import { testLogger } from '../helpers/test-logs';
 import { startApi, type RunningApi } from '../../src/server';
 import { platformEnv, startPlatform, type Platform } from '../helpers/platform';
 
@@ -460,7 +460,7 @@ describe('readiness with a failed dependency', () => {
     const file = path.join(dir, 'not-a-dir');
     await writeFile(file, 'x');
     const config = loadConfig(await platformEnv({ BLOB_DIR: path.join(file, 'blobs') }), false);
-    api = await startApi(config, createLogger('silent'));
+    api = await startApi(config, testLogger('api-errors'));
     const res = await request(api.url).get('/health/ready');
     const error = expectError(res, 503, 'unavailable');
     expect(error.message).toContain('blob_store');
@@ -480,7 +480,7 @@ describe('readiness with a failed dependency', () => {
       pool: deadPool,
       checkTemporal: () => Promise.reject(new Error('14 UNAVAILABLE: connection refused')),
       metrics: new ApiMetrics(),
-      log: createLogger('silent'),
+      log: testLogger('api-errors'),
       checkBlobStore: () => Promise.resolve(),
     } as unknown as ApiDeps;
     try {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createParser } from 'eventsource-parser';
 import request from 'supertest';
-import { createApiKey } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import { createGate, startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { startPlatform, type Platform } from '../helpers/platform';
 

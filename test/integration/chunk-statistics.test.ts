@@ -10,7 +10,7 @@ import { DEFAULT_TENANT_ID, loadConfig } from '../../src/config';
 import { insertChunks, insertFile } from '../../src/db/files';
 import { insertRun } from '../../src/db/runs';
 import { createEmbedder, toVectorLiteral } from '../../src/embeddings';
-import { createLogger } from '../../src/logger';
+import { testLogger } from '../helpers/test-logs';
 import { platformEnv, testPool } from '../helpers/platform';
 
 describe('chunk statistics after an ingestion', () => {
@@ -22,7 +22,7 @@ describe('chunk statistics after an ingestion', () => {
     const activities = createActivities({
       pool,
       config,
-      log: createLogger('silent'),
+      log: testLogger('chunk-statistics'),
       embedder: createEmbedder(config),
       blobs: createBlobStore(config),
     } as never);

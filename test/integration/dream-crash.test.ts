@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_TENANT_ID } from '../../src/config';
-import { createApiKey } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import type { Pool } from '../../src/db/pool';
 import { seedConversations } from '../helpers/dream-seed';
 import { platformEnv, spawnReverie, testPool, type ReverieProcess } from '../helpers/platform';

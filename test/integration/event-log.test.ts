@@ -12,7 +12,7 @@ import {
 import { EventHub } from '../../src/events/event-hub';
 import { EventWriter } from '../../src/events/event-writer';
 import { streamRunEvents } from '../../src/events/run-event-stream';
-import { createLogger } from '../../src/logger';
+import { testLogger } from '../helpers/test-logs';
 import { RUN_EVENTS_CHANNEL } from '../../src/events/types';
 import { testPool } from '../helpers/platform';
 
@@ -119,7 +119,7 @@ describe('run event log', () => {
 
   it('relays notified batches to readers without reading them back, and reads what it was not told', async () => {
     const runId = await newRun();
-    const hub = new EventHub(process.env.DATABASE_URL!, createLogger('silent'));
+    const hub = new EventHub(process.env.DATABASE_URL!, testLogger('event-log'));
     await hub.start();
     const counting = testPool();
     let reads = 0;

@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import request from 'supertest';
-import { createApiKey } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { startPlatform, type Platform } from '../helpers/platform';
 import { s3TestEnv } from '../helpers/s3-server';

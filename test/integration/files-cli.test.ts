@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startPlatform, type Platform } from '../helpers/platform';
+import { appendToLog, cliLogEnv } from '../helpers/test-logs';
 import { PROJECT_ROOT } from '../setup/stack-env';
 import { makePdf, PDF_PAGES, TEXT_FILES, WORDS } from '../fixtures/files/make-fixtures';
 
@@ -26,16 +27,16 @@ describe('reverie ingest / search', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const reverie = (args: string[], apiKey = platform.apiKey) =>
-    run(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'reverie.js'), ...args], {
-      cwd: PROJECT_ROOT,
-      env: {
-        ...process.env,
-        REVERIE_URL: platform.url,
-        REVERIE_API_KEY: apiKey,
-        LOG_LEVEL: 'silent',
+  const reverie = async (args: string[], apiKey = platform.apiKey) => {
+    const logs = cliLogEnv(args[0]);
+    const result = await run(
+      process.execPath,
+      [path.join(PROJECT_ROOT, 'bin', 'reverie.js'), ...args],
+      {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, REVERIE_URL: platform.url, REVERIE_API_KEY: apiKey, ...logs },
       },
-    }).then(
+    ).then(
       (r) => ({ code: 0, ...r }),
       (e: { code: number; stdout: string; stderr: string }) => ({
         code: e.code,
@@ -43,6 +44,9 @@ describe('reverie ingest / search', () => {
         stderr: e.stderr,
       }),
     );
+    appendToLog(logs.LOG_FILE, result.stderr);
+    return result;
+  };
 
   it('uploads files with progress, reports failures, and finds them with search', async () => {
     // A tenant of its own: other test files upload the same fixtures.

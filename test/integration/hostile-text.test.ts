@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import { createApiKey } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import type { Pool } from '../../src/db/pool';
 import { startPlatform, type Platform } from '../helpers/platform';
 import { seededRandom } from '../../bench/stats';

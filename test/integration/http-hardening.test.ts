@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { platformEnv, spawnReverie, startPlatform, type Platform } from '../helpers/platform';
+import { registerShown } from '../helpers/test-secrets';
 
 const ORIGIN = 'https://app.example.com';
 
@@ -70,12 +71,14 @@ describe('HTTP hardening', () => {
         .set('Authorization', `Bearer ${admin}`)
         .send({ name: 'logs' })
         .expect(201);
+      registerShown(tenant.body);
       secrets.push(tenant.body.webhook_secret);
       const key = await request(api.url!)
         .post('/v1/admin/api-keys')
         .set('Authorization', `Bearer ${admin}`)
         .send({ tenant_id: tenant.body.id, name: 'logs', scopes: ['chat'] })
         .expect(201);
+      registerShown(key.body);
       secrets.push(key.body.key, key.body.key.split('_').slice(2).join('_'));
       await request(api.url!)
         .get('/v1/sessions')

@@ -7,11 +7,11 @@
 import { Client, Connection } from '@temporalio/client';
 import request from 'supertest';
 import { loadConfig } from '../../src/config';
-import { createApiKey } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import type { Pool } from '../../src/db/pool';
 import { chunkDocument } from '../../src/files/chunker';
 import { parseDocument } from '../../src/files/parse';
-import { createLogger } from '../../src/logger';
+import { testLogger } from '../helpers/test-logs';
 import { startApi, type RunningApi } from '../../src/server';
 import { DEFAULT_TENANT_ID } from '../../src/config';
 import { platformEnv, spawnReverie, testPool, type ReverieProcess } from '../helpers/platform';
@@ -41,7 +41,7 @@ describe.each([
       });
       const config = loadConfig(env, false);
       [api] = await Promise.all([
-        startApi(config, createLogger('silent')),
+        startApi(config, testLogger('ingest-crash')),
         spawnReverie('worker', env).then((w) => workers.push(w)),
       ]);
       pool = testPool();

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 import request from 'supertest';
 import { startPlatform, type Platform } from '../helpers/platform';
+import { registerJwt } from '../helpers/test-secrets';
 
 /** JWT bearer tokens from an OIDC issuer the test serves (discovery + JWKS). */
 describe('JWT bearer tokens', () => {
@@ -55,7 +56,8 @@ describe('JWT bearer tokens', () => {
       .setAudience(overrides.aud ?? 'reverie')
       .setIssuedAt()
       .setExpirationTime(overrides.exp ?? Math.floor(Date.now() / 1000) + 300)
-      .sign(overrides.key ?? signing);
+      .sign(overrides.key ?? signing)
+      .then(registerJwt);
 
   const get = async (jwt: string, path = '/v1/sessions') =>
     request(platform.url).get(path).set('Authorization', `Bearer ${jwt}`);

@@ -6,7 +6,7 @@ import { Worker } from '@temporalio/worker';
 import request from 'supertest';
 import { DEFAULT_TENANT_ID } from '../../src/config';
 import { runMemories } from '../../src/cli/memories';
-import { createApiKey } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import { turnWorkflowId } from '../../workflows/session.workflow';
 import { memoryWorkflowId } from '../../workflows/memory.workflow';
 import { startPlatform, workflowBundle, type Platform } from '../helpers/platform';

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { migrate, MIGRATIONS_DIR, UnknownMigrationsError } from '../../src/db/migrate';
+import { appendToLog, cliLogEnv } from '../helpers/test-logs';
 import { throwawayDatabase } from '../helpers/throwaway-database';
 
 /** The migrator on throwaway databases of the shared Postgres server. */
@@ -91,14 +92,13 @@ describe('migrate', () => {
       await pool.query(
         `insert into schema_migrations (version, name) values (9999, '9999_from_the_future.sql')`,
       );
+      const logs = cliLogEnv('migrate');
       const cli = spawnSync(
         process.execPath,
         [path.resolve(__dirname, '../../bin/reverie.js'), 'migrate'],
-        {
-          env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'silent' },
-          encoding: 'utf8',
-        },
+        { env: { ...process.env, DATABASE_URL: db.url, ...logs }, encoding: 'utf8' },
       );
+      appendToLog(logs.LOG_FILE, cli.stderr);
       expect(cli.stderr).toBe(
         'reverie: database has migrations 9999_from_the_future.sql that this build does not know; ' +
           'deploy the newer build (or one that includes them), or point DATABASE_URL at a database of this version\n',

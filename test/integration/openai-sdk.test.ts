@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import OpenAI from 'openai';
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_TENANT_ID } from '../../src/config';
-import { createApiKey } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import type { Pool } from '../../src/db/pool';
 import { turnWorkflowId } from '../../workflows/session.workflow';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';

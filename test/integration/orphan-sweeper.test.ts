@@ -4,7 +4,7 @@ import request from 'supertest';
 import { DEFAULT_TENANT_ID } from '../../src/config';
 import { insertRun } from '../../src/db/runs';
 import { insertSession } from '../../src/db/sessions';
-import { createLogger } from '../../src/logger';
+import { testLogger } from '../helpers/test-logs';
 import { OrphanRunSweeper } from '../../src/turns/orphan-sweeper';
 import { turnWorkflowId } from '../../workflows/session.workflow';
 import { createGate, startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
@@ -27,7 +27,7 @@ describe('orphan run sweeper', () => {
     temporal = new Client({
       connection: await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! }),
     });
-    sweeper = new OrphanRunSweeper(platform.pool, temporal, createLogger('silent'), {
+    sweeper = new OrphanRunSweeper(platform.pool, temporal, testLogger('orphan-sweeper'), {
       minAgeMs: 30_000,
       intervalMs: 60_000,
     });

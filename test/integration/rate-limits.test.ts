@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { createApiKey } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import {
   platformEnv,
   spawnReverie,
@@ -90,6 +90,29 @@ describe('rate limits', () => {
     expect(over.body.error.details.retry_after).toBeGreaterThan(0);
     expect(over.headers['retry-after']).toBe(String(over.body.error.details.retry_after));
     expect(over.headers['ratelimit-remaining']).toBe('0');
+  });
+
+  it("holds a tenant's callers together to the caller limit times RATE_TENANT_FACTOR (10)", async () => {
+    // 3 requests per key per 300 s, so 30 per tenant: 11 keys asking 3 times each.
+    const { tenantId } = await newTenantKey({ rps: 0.01, burst: 3 });
+    const keys = await Promise.all(
+      Array.from({ length: 11 }, async () => (await createApiKey(platform.pool, tenantId)).key),
+    );
+    const urls = replicas.map((r) => r.url!);
+    const responses = await Promise.all(
+      keys.flatMap((key, k) =>
+        [0, 1, 2].map((i) =>
+          request(urls[(k + i) % 2])
+            .get('/v1/sessions?limit=1')
+            .set(bearer(key)),
+        ),
+      ),
+    );
+    const refused = responses.filter((r) => r.status === 429);
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(30);
+    expect(refused).toHaveLength(3);
+    for (const res of refused)
+      expect(res.body.error.details).toMatchObject({ limit: 30, scope: 'tenant' });
   });
 
   it('limits anonymous callers per IP by the anonymous tier; the bypass list lifts it on every replica', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { createApiKey, SCOPES } from '../../src/db/api-keys';
+import { SCOPES } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import { startPlatform, type Platform } from '../helpers/platform';
 import { concretePath, registeredRoutes, routeSpecs } from '../helpers/routes';
 

@@ -3,7 +3,7 @@ import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import request from 'supertest';
-import { createApiKey } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import type { DreamAllWorkflowInput } from '../../workflows/dreaming.workflow';
 import { startPlatform, workflowBundle, type Platform } from '../helpers/platform';
 import { testStackEnv } from '../setup/stack-env';

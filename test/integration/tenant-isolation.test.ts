@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { createApiKey } from '../../src/db/api-keys';
+import { createApiKey } from '../helpers/test-secrets';
 import { startPlatform, type Platform } from '../helpers/platform';
 import { concretePath, routeSpecs } from '../helpers/routes';
 

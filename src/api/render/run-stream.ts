@@ -24,7 +24,7 @@ export async function pipeRunEvents(
   options: PipeOptions,
 ): Promise<void> {
   // Over the caller's cap: 429 before the response starts.
-  const release = deps.limits.sse.acquire(ctx.state.principal);
+  const release = await deps.limits.sse.acquire(ctx.state.principal);
   const sse = new SseStream(ctx, options.headers);
   deps.metrics.openStreams.inc();
   // Respond now; the body streams as events arrive.
