@@ -61,6 +61,9 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     // Streams spend their time waiting on the network, not the CPU.
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentLocalActivityExecutions: 200,
+    // A turn's workflow task stays open while its model step (a local
+    // activity) streams: one task slot per streaming turn, not the default 40.
+    maxConcurrentWorkflowTaskExecutions: 200,
     shutdownGraceTime: '10 seconds',
     // A crashed worker's sticky queue would hold its workflows' next task for
     // the default 10 s; fall back to the shared queue sooner.
