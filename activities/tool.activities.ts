@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import { appendRunEventsInTransaction } from '../src/events/event-log';
+import { appendRunEvents } from '../src/events/event-log';
 import { insertMessage } from '../src/db/messages';
 import { maybeOne, one, withTransaction } from '../src/db/sql';
 import { FailureType } from '../src/failure-types';
@@ -74,7 +74,7 @@ export function createToolActivities({ pool, tools }: ActivityDeps) {
           idemKey: key,
         });
         if (stored.id !== id) return; // a concurrent attempt stored it first
-        await appendRunEventsInTransaction(tx, run.id, [
+        await appendRunEvents(tx, run.id, [
           {
             type: 'tool_call',
             data: {

@@ -1,5 +1,5 @@
 import { withTransaction } from '../db/sql';
-import { appendRunEventsInTransaction } from '../events/event-log';
+import { appendRunEvents } from '../events/event-log';
 import type { StepControl } from '../step-control';
 import { computeAffinity, linkKey, upsertAffinity } from './affinity';
 import type { DreamDeps } from './dream-deps';
@@ -49,7 +49,7 @@ export async function linkDreamAffinity(
     );
     const result = { budgetExceeded: false, changes: fresh.length, warnings: 0 };
     await saveStepResult(tx, runId, STEP.affinity, result);
-    await appendRunEventsInTransaction(tx, runId, [
+    await appendRunEvents(tx, runId, [
       progress(STAGE.affinity, 'completed', { links: links.length, new_links: fresh.length }),
     ]);
     return result;

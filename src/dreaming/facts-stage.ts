@@ -1,5 +1,5 @@
 import { withTransaction } from '../db/sql';
-import { appendRunEventsInTransaction } from '../events/event-log';
+import { appendRunEvents } from '../events/event-log';
 import { factHash } from '../memory/content-hash';
 import { findCurrentByHash } from '../memory/memory-store';
 import { rememberFacts, type MemoryResult } from '../memory/remember';
@@ -47,7 +47,7 @@ export async function consolidateDreamFacts(
   const result: DreamStepResult = { budgetExceeded: false, changes, warnings: 0 };
   await withTransaction(deps.pool, async (tx) => {
     await saveStepResult(tx, runId, STEP.facts, result);
-    await appendRunEventsInTransaction(tx, runId, [
+    await appendRunEvents(tx, runId, [
       progress(STAGE.facts, 'completed', { facts: facts.length, changes }),
     ]);
   });

@@ -1,6 +1,6 @@
 import { finishRun, markRunStarted } from '../db/runs';
 import { withTransaction } from '../db/sql';
-import { appendRunEvents, appendRunEventsInTransaction } from '../events/event-log';
+import { appendRunEvents } from '../events/event-log';
 import type { DreamDeps } from './dream-deps';
 import { findOrCreateDreamRun } from './dream-run';
 import { usersWithNewActivity } from './dream-store';
@@ -35,7 +35,7 @@ export async function beginDreamAll(deps: DreamDeps, input: BeginDreamAllInput):
   });
   await withTransaction(deps.pool, async (tx) => {
     if (await markRunStarted(tx, run.id))
-      await appendRunEventsInTransaction(tx, run.id, [
+      await appendRunEvents(tx, run.id, [
         {
           type: 'run.started',
           data: { run_id: run.id, kind: 'dream', window_end: input.windowEnd },
@@ -101,7 +101,7 @@ export async function finishDreamAll(
   await withTransaction(pool, async (tx) => {
     const finished = await finishRun(tx, input.runId, { status: 'succeeded' });
     if (!finished) return;
-    await appendRunEventsInTransaction(tx, input.runId, [
+    await appendRunEvents(tx, input.runId, [
       {
         type: 'done',
         data: {

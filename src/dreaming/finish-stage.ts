@@ -1,6 +1,6 @@
 import { finishRun } from '../db/runs';
 import { withTransaction } from '../db/sql';
-import { appendRunEventsInTransaction } from '../events/event-log';
+import { appendRunEvents } from '../events/event-log';
 import type { NewRunEvent } from '../events/types';
 import type { DreamDeps } from './dream-deps';
 import { loadDreamRun } from './dream-run';
@@ -49,6 +49,6 @@ export async function finishDream({ pool }: DreamDeps, input: FinishDreamInput):
         changes: await changeCounts(tx, run.id),
       },
     });
-    await appendRunEventsInTransaction(tx, run.id, events);
+    await appendRunEvents(tx, run.id, events);
   });
 }

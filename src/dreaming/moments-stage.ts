@@ -1,5 +1,5 @@
 import { withTransaction } from '../db/sql';
-import { appendRunEventsInTransaction } from '../events/event-log';
+import { appendRunEvents } from '../events/event-log';
 import type { StepControl } from '../step-control';
 import type { DreamDeps } from './dream-deps';
 import { lockUnsavedStep, recordChanges, saveStepResult, type NewChange } from './dream-store';
@@ -88,7 +88,7 @@ export async function dreamPage(
     const changes = await writeMoments(tx, stage, drafts, vectors, answer.model);
     await recordChanges(tx, stage.changes, changes);
     await saveStepResult(tx, runId, page, result);
-    await appendRunEventsInTransaction(tx, runId, [
+    await appendRunEvents(tx, runId, [
       progress(STAGE.moments, 'in_progress', {
         page: page + 1,
         moments: drafts.length,

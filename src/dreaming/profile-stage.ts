@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { many, withTransaction } from '../db/sql';
-import { appendRunEventsInTransaction } from '../events/event-log';
+import { appendRunEvents } from '../events/event-log';
 import type { NewRunEvent } from '../events/types';
 import type { StepControl } from '../step-control';
 import type { DreamDeps } from './dream-deps';
@@ -163,7 +163,7 @@ async function finishProfile(
     if (!(await lockUnsavedStep(tx, runId, STEP.profile))) return;
     await write?.(tx);
     await saveStepResult(tx, runId, STEP.profile, result);
-    await appendRunEventsInTransaction(tx, runId, [
+    await appendRunEvents(tx, runId, [
       ...events,
       progress(STAGE.profile, 'completed', { changes: result.changes }),
     ]);

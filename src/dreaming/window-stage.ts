@@ -1,7 +1,7 @@
 import { markRunRunning } from '../db/runs';
 import { many, maybeOne, withTransaction } from '../db/sql';
 import type { Queryable } from '../db/pool';
-import { appendRunEventsInTransaction } from '../events/event-log';
+import { appendRunEvents } from '../events/event-log';
 import type { DreamDeps } from './dream-deps';
 import { findOrCreateDreamRun } from './dream-run';
 import { getDreamingState, type DreamRunRow } from './dream-store';
@@ -69,7 +69,7 @@ export async function beginDream(
       JSON.stringify({ watermark_from: watermark?.toISOString() ?? null, planned: plan }),
     ]);
     const fresh = locked!.last_seq === 0;
-    await appendRunEventsInTransaction(tx, run.id, [
+    await appendRunEvents(tx, run.id, [
       ...(fresh
         ? [
             {

@@ -12,43 +12,23 @@ export interface AppendOptions {
 
 /**
  * Append a batch of events to a run's log, with one NOTIFY, in one statement.
+ * In autocommit on a pool, or inside the caller's transaction (the events
+ * commit with its other writes, and the NOTIFY is delivered at its commit).
  *
  * Sequence numbers come from `runs.last_seq`, bumped under the run's row lock, so
  * concurrent writers for one run commit in sequence order: a reader that sees
  * seq N has already been able to see every seq below N. No gaps, no reuse.
- * One statement in autocommit, not a transaction of four: a streaming step
- * appends a batch every few tokens, and each round trip costs both sides CPU.
+ * One statement, not four: a streaming step appends a batch every few tokens,
+ * and each round trip costs both sides CPU.
  * @returns the last sequence number written.
  * @throws SupersededAttemptError when a newer attempt of the step holds its
  *   fence, or the turn was asked to stop (`runs.stop_requested`)
  */
-export function appendRunEvents(
-  pool: pg.Pool,
-  runId: string,
-  events: NewRunEvent[],
-  options: AppendOptions = {},
-): Promise<number> {
-  return appendBatch(pool, runId, events, options);
-}
-
-/**
- * `appendRunEvents` inside the caller's transaction (so events commit with
- * other writes; the NOTIFY is delivered at commit).
- */
-export function appendRunEventsInTransaction(
-  tx: pg.PoolClient,
-  runId: string,
-  events: NewRunEvent[],
-  options: AppendOptions = {},
-): Promise<number> {
-  return appendBatch(tx, runId, events, options);
-}
-
-async function appendBatch(
+export async function appendRunEvents(
   db: Pick<pg.Pool, 'query'>,
   runId: string,
   events: NewRunEvent[],
-  options: AppendOptions,
+  options: AppendOptions = {},
 ): Promise<number> {
   if (events.length === 0) throw new Error('appendRunEvents needs at least one event');
   const fenced = options.step !== undefined && options.attempt !== undefined;

@@ -3,7 +3,7 @@ import { findFileById, insertChunks, storedOrdinals, type FileRow } from '../db/
 import type { Pool } from '../db/pool';
 import { withTransaction } from '../db/sql';
 import { toVectorLiteral } from '../embeddings';
-import { appendRunEvents, appendRunEventsInTransaction } from '../events/event-log';
+import { appendRunEvents } from '../events/event-log';
 import type { NewRunEvent } from '../events/types';
 import { FailureType } from '../failure-types';
 import { NonRetryableError } from '../non-retryable-error';
@@ -135,7 +135,7 @@ export async function storeChunks(
           batch.map((c, j) => ({ ...c, embedding: toVectorLiteral(vectors[j]) })),
         );
         stored += batch.length;
-        await appendRunEventsInTransaction(tx, runId, [progress('embed', stored, total)]);
+        await appendRunEvents(tx, runId, [progress('embed', stored, total)]);
       });
       // Surface a failed write now rather than after the next embed.
       pendingWrite.catch(() => undefined);

@@ -2,7 +2,7 @@ import type { FileRow } from '../db/files';
 import { findFileById } from '../db/files';
 import { finishRun, markRunStarted } from '../db/runs';
 import { maybeOne, withTransaction } from '../db/sql';
-import { appendRunEventsInTransaction } from '../events/event-log';
+import { appendRunEvents } from '../events/event-log';
 import type { NewRunEvent } from '../events/types';
 import { FailureType } from '../failure-types';
 import { NonRetryableError } from '../non-retryable-error';
@@ -23,7 +23,7 @@ export async function beginIngestRun(
 ): Promise<void> {
   await withTransaction(pool, async (tx) => {
     if (await markRunStarted(tx, runId)) {
-      await appendRunEventsInTransaction(tx, runId, [
+      await appendRunEvents(tx, runId, [
         {
           type: 'run.started',
           data: { run_id: runId, file_id: file.id, filename: file.filename },
@@ -64,7 +64,7 @@ export async function finishIngest(
     );
     const run = await finishRun(tx, runId, { status: file ? 'succeeded' : 'cancelled' });
     if (!run) return;
-    await appendRunEventsInTransaction(tx, runId, [
+    await appendRunEvents(tx, runId, [
       {
         type: 'done',
         data: {
@@ -120,7 +120,7 @@ export async function abortIngest(
       type: 'done',
       data: { reason: input.status, file_id: fileId, chunk_count: 0 },
     });
-    await appendRunEventsInTransaction(tx, runId, events);
+    await appendRunEvents(tx, runId, events);
   });
   if (run) await deleteChunkPlan(blobs, run.tenant_id, fileId);
 }

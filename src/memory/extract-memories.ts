@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { messagesOfRun } from '../db/messages';
 import { addRunUsage, finishRun, markRunRunning, type RunRow } from '../db/runs';
 import { maybeOne, withTransaction } from '../db/sql';
-import { appendRunEventsInTransaction } from '../events/event-log';
+import { appendRunEvents } from '../events/event-log';
 import type { Logger } from '../logger';
 import { loadRun } from '../runs/load-run';
 import { ModelOutputError } from '../providers/complete-json';
@@ -204,7 +204,7 @@ async function finishMemoryRun(
 ): Promise<void> {
   const run = await finishRun(tx, runId, { status: 'succeeded' });
   if (!run) return;
-  await appendRunEventsInTransaction(tx, runId, [
+  await appendRunEvents(tx, runId, [
     { type: 'metadata', data: { memories: result.results } },
     { type: 'done', data: { reason: 'stop', message_id: null } },
   ]);
@@ -218,7 +218,7 @@ export async function failMemoryRun(
   await withTransaction(pool, async (tx) => {
     const run = await finishRun(tx, input.runId, { status: 'failed', error: input.error });
     if (!run || run.kind !== 'memory') return;
-    await appendRunEventsInTransaction(tx, run.id, [
+    await appendRunEvents(tx, run.id, [
       { type: 'error', data: input.error },
       { type: 'done', data: { reason: 'failed', message_id: null } },
     ]);

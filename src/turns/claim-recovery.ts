@@ -4,7 +4,7 @@ import type { Pool } from '../db/pool';
 import { finishRun, type RunRow } from '../db/runs';
 import { handOffClaim } from '../db/session-claims';
 import { many, withTransaction } from '../db/sql';
-import { appendRunEventsInTransaction } from '../events/event-log';
+import { appendRunEvents } from '../events/event-log';
 import { turnWorkflowId } from '../../workflows/session.workflow';
 import { abortTurnRun } from './turn-lifecycle';
 import type { TurnStarter } from './turn-starter';
@@ -31,7 +31,7 @@ export async function closeNotAccepted(
 ): Promise<{ closed: boolean; next?: RunRow }> {
   const row = await finishRun(tx, runId, { status: 'failed', error: NOT_ACCEPTED });
   if (!row) return { closed: false };
-  await appendRunEventsInTransaction(tx, runId, [
+  await appendRunEvents(tx, runId, [
     { type: 'error', data: NOT_ACCEPTED },
     { type: 'done', data: { reason: 'failed', message_id: null } },
   ]);

@@ -7,7 +7,7 @@ import { touchSession } from '../db/sessions';
 import { handOffClaim, pendingHandOff } from '../db/session-claims';
 import { sessionTitle } from './session-title';
 import { withTransaction } from '../db/sql';
-import { appendRunEventsInTransaction } from '../events/event-log';
+import { appendRunEvents } from '../events/event-log';
 import type { NewRunEvent } from '../events/types';
 import { loadRun } from '../runs/load-run';
 import { messageKey } from './message-keys';
@@ -53,7 +53,7 @@ export async function beginTurnRun(pool: Pool, runOrId: RunRow | string): Promis
         },
       ];
       if (titled && title) events.push({ type: 'title', data: { title } });
-      await appendRunEventsInTransaction(tx, runId, events);
+      await appendRunEvents(tx, runId, events);
     }
   });
 }
@@ -81,7 +81,7 @@ export async function completeTurnRun(
     });
     // Already finished by an earlier attempt: only its hand-off may be left to start.
     if (!run) return pendingHandOff(tx, input.runId);
-    await appendRunEventsInTransaction(tx, input.runId, [
+    await appendRunEvents(tx, input.runId, [
       { type: 'usage', data: usageEvent(run) },
       { type: 'done', data: { reason: input.finishReason, message_id: input.messageId } },
     ]);
@@ -124,7 +124,7 @@ export async function abortTurnRunInTransaction(
   if (input.error) events.push({ type: 'error', data: input.error });
   events.push({ type: 'usage', data: usageEvent(run) });
   events.push({ type: 'done', data: { reason: input.status, message_id: message ?? null } });
-  await appendRunEventsInTransaction(tx, run.id, events);
+  await appendRunEvents(tx, run.id, events);
   return handOffClaim(tx, run.id);
 }
 
