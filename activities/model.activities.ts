@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { recordStepFailure, type StopReason } from '../src/db/runs';
+import { readStopRequest, recordStepFailure, type StopReason } from '../src/db/runs';
 import { claimStepFence } from '../src/events/event-log';
 import { EventWriter } from '../src/events/event-writer';
 import { FailureType } from '../src/failure-types';
@@ -114,7 +114,7 @@ export function createModelActivities({
       const stop = new AbortController();
       const beat = setInterval(() => {
         if (!ctx.info.isLocal) ctx.heartbeat({ lastSeq: writer.lastSeq });
-        void stopRequested(pool, runId).then(
+        void readStopRequest(pool, runId).then(
           (reason) => reason && stop.abort(turnStopped(reason)),
           () => undefined,
         );
@@ -158,18 +158,6 @@ async function completeIfLast(
   return { ...answered, completed: true };
 }
 
-/** Why the turn is asked to stop, if it is. */
-async function stopRequested(
-  pool: ActivityDeps['pool'],
-  runId: string,
-): Promise<StopReason | null> {
-  const res = await pool.query<{ stop_requested: StopReason | null }>(
-    'select stop_requested from runs where id = $1',
-    [runId],
-  );
-  return res.rows[0]?.stop_requested ?? null;
-}
-
 function turnStopped(reason: StopReason): ApplicationFailure {
   return ApplicationFailure.nonRetryable(`the turn was ${reason}`, FailureType.TurnStopped, {
     reason,
@@ -192,7 +180,7 @@ async function stepFailure(
 ): Promise<unknown> {
   if (ctx.cancellationSignal.aborted) return ctx.cancellationSignal.reason ?? err;
   // Refused writes, an abort by the check, or any failure after a stop: the stop wins.
-  const reason = await stopRequested(pool, runId).catch(() => null);
+  const reason = await readStopRequest(pool, runId).catch(() => null);
   if (reason) return turnStopped(reason);
   const failure = classifyProviderError(err, 'provider');
   if (ctx.info.isLocal) await recordStepFailure(pool, runId, failure.message);

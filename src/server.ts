@@ -30,13 +30,13 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-/** Composition root of the API process: pool, Temporal client, LISTEN hub, Koa. */
 /** What an API shares with a worker running in the same process (`reverie dev`, the bench). */
 export interface ApiOptions {
   /** A client on that worker's connection: turns start eagerly on it. */
   localTemporal?: Client;
 }
 
+/** Composition root of the API process: pool, Temporal client, LISTEN hub, Koa. */
 export async function startApi(
   config: Config,
   log: Logger,
@@ -63,13 +63,8 @@ export async function startApi(
     await blobs
       .ensureBucket()
       .catch((err: Error) => log.warn({ err: err.message }, 'blob bucket not ready'));
-  const sweeper = new OrphanRunSweeper(
-    pool,
-    temporal,
-    log,
-    undefined,
-    new TurnStarter(temporal, config, options.localTemporal),
-  );
+  const turnStarter = new TurnStarter(temporal, config, options.localTemporal);
+  const sweeper = new OrphanRunSweeper(pool, temporal, log, undefined, turnStarter);
   sweeper.start();
   const metrics = new ApiMetrics();
   const models = new ModelRouter(config, SCRIPTED_RESPONDERS);
@@ -79,7 +74,7 @@ export async function startApi(
     pool,
     hub,
     models,
-    turns: new TurnService(pool, runs, temporal, config, options.localTemporal),
+    turns: new TurnService(pool, runs, temporal, config, turnStarter),
     files: new FileService(pool, runs, temporal, blobs, config),
     dreaming: new DreamingService({ runs, temporal, config, defaultModel: models.defaultModel }),
     memoryExtraction: new MemoryExtractionService(runs, temporal, config),

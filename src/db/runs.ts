@@ -71,6 +71,15 @@ export async function requestRunStop(
   return res.rowCount === 1;
 }
 
+/** Why the turn is asked to stop, if it is (null when it is not, or the run is gone). */
+export async function readStopRequest(db: Queryable, runId: string): Promise<StopReason | null> {
+  const res = await db.query<{ stop_requested: StopReason | null }>(
+    'select stop_requested from runs where id = $1',
+    [runId],
+  );
+  return res.rows[0]?.stop_requested ?? null;
+}
+
 /** Note why the step's attempt failed (read by the next attempt's `retry`). */
 export async function recordStepFailure(
   db: Queryable,

@@ -83,10 +83,10 @@ export class TurnService {
     private readonly runs: RunStarter,
     private readonly temporal: Client,
     private readonly config: Config,
-    /** A client on an in-process worker's connection, for eager starts ({@link TurnStarter}). */
-    localTemporal?: Client,
+    /** Starts and stops the turns of claimed sessions (one per API, shared with the sweeper). */
+    turns?: TurnStarter,
   ) {
-    this.turns = new TurnStarter(temporal, config, localTemporal);
+    this.turns = turns ?? new TurnStarter(temporal, config);
   }
 
   /**

@@ -36,12 +36,10 @@ export class TurnStarter {
   /** Start the run's turn; a turn already started (or finished) is left alone. */
   async start(run: TurnRunRef): Promise<void> {
     try {
-      if (this.local)
-        await this.local.workflow.start(turnWorkflow, {
-          ...this.options(run),
-          requestEagerStart: true,
-        });
-      else await this.temporal.workflow.start(turnWorkflow, this.options(run));
+      await (this.local ?? this.temporal).workflow.start(turnWorkflow, {
+        ...this.options(run),
+        requestEagerStart: this.local !== undefined,
+      });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
