@@ -82,7 +82,7 @@ export function startBareHealth(): Promise<Baseline> {
   return listen(app);
 }
 
-async function listen(app: Koa): Promise<Baseline> {
+export async function listen(app: Koa): Promise<Baseline> {
   const handle = app.callback();
   const server = http.createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 65_000;

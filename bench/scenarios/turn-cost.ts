@@ -7,6 +7,7 @@
  */
 import type OpenAI from 'openai';
 import { startProxy } from '../baselines';
+import { startTemporalFloor } from '../floor';
 import {
   ANSWER_CHUNKS,
   MODEL,
@@ -99,7 +100,7 @@ const p = (samples: Turn[], key: 'ttft' | 'total', q: number) =>
     q,
   );
 
-type Sides = Record<'reverie' | 'proxy' | 'direct', OpenAI>;
+type Sides = Record<'reverie' | 'proxy' | 'floor' | 'direct', OpenAI>;
 type Side = keyof Sides;
 
 const row = (metric: string, unit: string, reverie: Spread, extra: Partial<Row> = {}): Row => ({
@@ -112,7 +113,10 @@ const row = (metric: string, unit: string, reverie: Spread, extra: Partial<Row> 
 
 /** Sides alternate their order every repetition so drift hits them alike. */
 const orderOf = (rep: number): Side[] =>
-  rep % 2 ? ['direct', 'proxy', 'reverie'] : ['reverie', 'proxy', 'direct'];
+  rep % 2 ? ['direct', 'floor', 'proxy', 'reverie'] : ['reverie', 'proxy', 'floor', 'direct'];
+
+/** The sides whose added TTFT is reported (all but the LLM itself). */
+const ADDING = ['reverie', 'proxy', 'floor'] as const;
 
 /** Added TTFT p50/p95 at `concurrency` lanes: reverie and the proxy minus the direct LLM, per rep. */
 async function addedTtft(
@@ -123,12 +127,18 @@ async function addedTtft(
   aims: readonly [number, number],
 ): Promise<Row[]> {
   const { reps } = bench.profile;
-  const sessionsOf: Record<Side, (string | undefined)[]> = { reverie: [], proxy: [], direct: [] };
+  const sessionsOf: Record<Side, (string | undefined)[]> = {
+    reverie: [],
+    proxy: [],
+    floor: [],
+    direct: [],
+  };
   for (const side of Object.keys(sides) as Side[])
     await lanes(bench, sides[side], concurrency, 1, sessionsOf[side]); // warm-up
-  const added: Record<'reverie' | 'proxy', Record<50 | 95, number[]>> = {
+  const added: Record<(typeof ADDING)[number], Record<50 | 95, number[]>> = {
     reverie: { 50: [], 95: [] },
     proxy: { 50: [], 95: [] },
+    floor: { 50: [], 95: [] },
   };
   const direct: Record<50 | 95, number[]> = { 50: [], 95: [] };
   for (let rep = 0; rep < reps; rep++) {
@@ -137,11 +147,11 @@ async function addedTtft(
       got[side] = (await lanes(bench, sides[side], concurrency, perLane, sessionsOf[side])).samples;
     for (const q of [50, 95] as const) {
       direct[q].push(p(got.direct, 'ttft', q));
-      for (const side of ['reverie', 'proxy'] as const)
+      for (const side of ADDING)
         added[side][q].push(p(got[side], 'ttft', q) - p(got.direct, 'ttft', q));
     }
     progress(
-      `turncost c${concurrency} rep ${rep + 1}/${reps}: added p50 ${added.reverie[50].at(-1)!.toFixed(1)} ms (proxy ${added.proxy[50].at(-1)!.toFixed(1)})`,
+      `turncost c${concurrency} rep ${rep + 1}/${reps}: added p50 ${added.reverie[50].at(-1)!.toFixed(1)} ms (proxy ${added.proxy[50].at(-1)!.toFixed(1)}, floor ${added.floor[50].at(-1)!.toFixed(1)})`,
     );
   }
   return ([50, 95] as const).flatMap((q, i) => {
@@ -152,12 +162,13 @@ async function addedTtft(
         target: `≤ ${aims[i]} ms (baseline: proxy's added)`,
         pass: ours.median <= aims[i],
       }),
+      row(`floor's added TTFT p${q}, ${concurrency} at once`, 'ms', spread(added.floor[q])),
       row(`direct TTFT p${q}, ${concurrency} at once`, 'ms', spread(direct[q])),
     ];
   });
 }
 
-/** `sessions` × `turns` streaming turns on each side: turns/s, and reverie's CPU per turn by process. */
+/** `sessions` × `turns` streaming turns on each side: turns/s, and the CPU per turn by process of reverie and the floor. */
 async function load(
   bench: Bench,
   sides: Sides,
@@ -165,9 +176,12 @@ async function load(
   turns: number,
   reps: number,
 ): Promise<Row[]> {
-  const rates: Record<Side, number[]> = { reverie: [], proxy: [], direct: [] };
+  const rates: Record<Side, number[]> = { reverie: [], proxy: [], floor: [], direct: [] };
   const p95: number[] = [];
-  const cpu = new Map<string, number[]>();
+  const cpu: Record<'reverie' | 'floor', Map<string, number[]>> = {
+    reverie: new Map(),
+    floor: new Map(),
+  };
   const clientCpu: number[] = [];
   for (let rep = 0; rep < reps; rep++) {
     for (const side of orderOf(rep)) {
@@ -176,37 +190,51 @@ async function load(
       );
       const { samples, seconds } = measured.result;
       rates[side].push((sessions * turns) / seconds);
-      if (side === 'reverie') {
-        p95.push(p(samples, 'total', 95));
-        for (const [name, ms] of measured.cpu) cpu.set(name, [...(cpu.get(name) ?? []), ms]);
-      }
+      if (side === 'reverie') p95.push(p(samples, 'total', 95));
+      if (side === 'reverie' || side === 'floor')
+        for (const [name, ms] of measured.cpu)
+          cpu[side].set(name, [...(cpu[side].get(name) ?? []), ms]);
       // The load generator alone: what the bench process spends per direct turn.
       if (side === 'direct') clientCpu.push(measured.cpu.get('bench process') ?? 0);
     }
     progress(
-      `turncost ${sessions}×${turns} rep ${rep + 1}/${reps}: ${rates.reverie.at(-1)!.toFixed(1)} turns/s (proxy ${rates.proxy.at(-1)!.toFixed(1)}, direct ${rates.direct.at(-1)!.toFixed(1)})`,
+      `turncost ${sessions}×${turns} rep ${rep + 1}/${reps}: ${rates.reverie.at(-1)!.toFixed(1)} turns/s (proxy ${rates.proxy.at(-1)!.toFixed(1)}, floor ${rates.floor.at(-1)!.toFixed(1)}, direct ${rates.direct.at(-1)!.toFixed(1)})`,
     );
   }
   const rate = spread(rates.reverie);
-  const rows = [
+  const client = spread(clientCpu).median;
+  return [
     row(`turns/s (${sessions}×${turns}, 64-token streams)`, '1/s', rate, {
       baseline: spread(rates.proxy).median,
       target: '≥ 40/s (baseline: proxy)',
       pass: rate.median >= 40,
     }),
+    row('turns/s, floor (a bare Temporal workflow per turn)', '1/s', spread(rates.floor)),
     row('turns/s, LLM directly', '1/s', spread(rates.direct)),
     row('turn p95 (end to end)', 'ms', spread(p95)),
+    ...cpuRows('', cpu.reverie, client, { target: '≤ 35 ms', pass: (total) => total <= 35 }),
+    ...cpuRows('floor ', cpu.floor, client),
   ];
-  const client = spread(clientCpu).median;
+}
+
+/** CPU per turn by process, the bench process net of the load generator, and their sum. */
+function cpuRows(
+  side: string,
+  cpu: Map<string, number[]>,
+  client: number,
+  aim?: { target: string; pass: (total: number) => boolean },
+): Row[] {
+  const rows: Row[] = [];
   let total = 0;
   for (const [name, values] of cpu) {
     const s = spread(name === 'bench process' ? values.map((v) => v - client) : values);
     total += s.median;
     const label = name === 'bench process' ? 'API + worker (bench process − load generator)' : name;
-    rows.push(row(`CPU/turn: ${label}`, 'ms', s));
+    rows.push(row(`${side}CPU/turn: ${label}`, 'ms', s));
   }
   const once = { min: total, median: total, max: total };
-  rows.push(row('CPU/turn: all processes', 'ms', once, { target: '≤ 35 ms', pass: total <= 35 }));
+  const judged = aim ? { target: aim.target, pass: aim.pass(total) } : {};
+  rows.push(row(`${side}CPU/turn: all processes`, 'ms', once, judged));
   return rows;
 }
 
@@ -215,9 +243,15 @@ export async function turnCost(bench: Bench): Promise<Row[]> {
   const text = seededText(seededRandom(64), 400).slice(0, TOKENS * PACING.chunkChars);
   bench.fake.setDefault({ kind: 'text', text, ...PACING });
   const proxy = await startProxy(bench.fake.baseURL);
+  const floor = await startTemporalFloor(
+    bench.fake.baseURL,
+    bench.stack.temporalAddress,
+    bench.config.temporal.namespace,
+  );
   const sides: Sides = {
     reverie: bench.reverie,
     proxy: openaiClient(`${proxy.url}/v1`, 'bench'),
+    floor: openaiClient(`${floor.url}/v1`, 'bench'),
     direct: bench.direct,
   };
   try {
@@ -229,6 +263,7 @@ export async function turnCost(bench: Bench): Promise<Row[]> {
     ];
   } finally {
     await proxy.close();
+    await floor.close();
     // Back to the other scenarios' answer (harness.ts).
     const usual = seededText(seededRandom(42), 200).slice(0, ANSWER_CHUNKS * PACING.chunkChars);
     bench.fake.setDefault({ kind: 'text', text: usual, ...PACING });
