@@ -104,6 +104,13 @@ const HOT_QUERIES: [string, string][] = [
   ],
   ['session history', 'select * from messages where session_id = $1 order by seq'],
   [
+    // The tenant's turns, not the session's: $1 only keeps the parameter list alike.
+    'active turns of a user',
+    `select count(*)::int as n from runs
+     where tenant_id = (select tenant_id from sessions where id = $1) and kind = 'turn'
+       and status in ('queued', 'running') and user_id is not distinct from null`,
+  ],
+  [
     'orphan sweep',
     `select id from runs where kind = 'turn' and status = 'queued' and last_seq = 0
        and session_id is not null and created_at < now() - interval '2 minutes'

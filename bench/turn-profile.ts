@@ -110,6 +110,18 @@ async function main(): Promise<void> {
     if (process.argv.includes('--sql'))
       for (const [text, n] of [...statements].sort((a, b) => b[1] - a[1]))
         progress(`  ${(n / turns).toFixed(2).padStart(6)}  ${text}`);
+    // Updates that had to touch every index (not HOT) cost Postgres far more than HOT ones.
+    const tables = await bench.pool.query<{
+      relname: string;
+      upd: string;
+      hot: string;
+      ins: string;
+    }>(
+      `select relname, n_tup_upd as upd, n_tup_hot_upd as hot, n_tup_ins as ins
+       from pg_stat_user_tables where relname in ('runs', 'run_events', 'sessions', 'messages')`,
+    );
+    for (const t of tables.rows)
+      progress(`  table ${t.relname.padEnd(10)} inserts ${t.ins}, updates ${t.upd} (HOT ${t.hot})`);
     const run = await bench.pool.query<{ id: string; tenant_id: string }>(
       `select id, tenant_id from runs where session_id = $1 order by created_at desc limit 1`,
       [lastSession],

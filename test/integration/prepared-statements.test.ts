@@ -1,0 +1,41 @@
+import type pg from 'pg';
+import { createPool } from '../../src/db/pool';
+import { withTransaction } from '../../src/db/sql';
+
+/** Statements this connection has prepared, by text. */
+async function preparedTexts(db: { query: typeof pg.Pool.prototype.query }): Promise<string[]> {
+  const { rows } = await db.query<{ statement: string }>(
+    'select statement from pg_prepared_statements',
+  );
+  return rows.map((r) => r.statement);
+}
+
+describe('prepared statements (src/db/preparing-client.ts)', () => {
+  // One connection, so every query below meets the same server session.
+  const pool = createPool(process.env.DATABASE_URL!, 1);
+  afterAll(() => pool.end());
+
+  it('prepares a parameterised statement once per connection and reuses it', async () => {
+    const text = 'select $1::int + 1 as n /* prepared-statements test */';
+    expect((await pool.query(text, [1])).rows[0].n).toBe(2);
+    expect((await pool.query(text, [41])).rows[0].n).toBe(42);
+    const texts = await preparedTexts(pool);
+    expect(texts.filter((t) => t === text)).toHaveLength(1);
+  });
+
+  it('runs statements without parameters as they are', async () => {
+    const text = 'select 7 as n /* unprepared */';
+    expect((await pool.query(text)).rows[0].n).toBe(7);
+    expect(await preparedTexts(pool)).not.toContain(text);
+  });
+
+  it('prepares inside transactions too, and a failed statement leaves the name usable', async () => {
+    const text = 'select 1 / $1::int as n /* in a transaction */';
+    await expect(withTransaction(pool, (tx) => tx.query(text, [0]))).rejects.toThrow(
+      /division by zero/,
+    );
+    const ok = await withTransaction(pool, (tx) => tx.query(text, [1]));
+    expect(ok.rows[0].n).toBe(1);
+    expect((await preparedTexts(pool)).filter((t) => t === text)).toHaveLength(1);
+  });
+});
