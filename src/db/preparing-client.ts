@@ -9,7 +9,7 @@ import pg from 'pg';
 const MAX_PREPARED = 1000;
 const names = new Map<string, string>();
 
-function nameFor(text: string): string | undefined {
+function baseName(text: string): string | undefined {
   let name = names.get(text);
   if (name === undefined && names.size < MAX_PREPARED) {
     name = `rv${createHash('sha1').update(text).digest('base64url').slice(0, 22)}`;
@@ -18,7 +18,21 @@ function nameFor(text: string): string | undefined {
   return name;
 }
 
-type Query = (this: pg.Client, ...args: unknown[]) => unknown;
+/**
+ * What Postgres says when a prepared statement's result columns changed under
+ * it (a migration added a column to a table it reads with `select *`). The
+ * statement fails every time until it is prepared again.
+ */
+function isStalePlan(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    (err as { code?: string }).code === '0A000' &&
+    err.message.includes('cached plan must not change result type')
+  );
+}
+
+type Query = (this: pg.Client, ...args: unknown[]) => Promise<pg.QueryResult>;
+type Callback = (err: Error | null, result?: pg.QueryResult) => void;
 
 /**
  * A pg client that prepares each parameterised statement once per connection
@@ -27,17 +41,52 @@ type Query = (this: pg.Client, ...args: unknown[]) => unknown;
  * per-turn path (an event batch every 25 ms, a CTE each) planning cost more
  * than executing. Statements without parameters (`begin`, `commit`, `listen`)
  * run as they are.
+ *
+ * A migration that changes a table under a running process makes its prepared
+ * reads of that table fail; the client then prepares every statement afresh
+ * (new names), and runs the failed one again unless it was in a transaction,
+ * which has failed and is its caller's to retry.
  */
-export class PreparingClient extends pg.Client {}
+export class PreparingClient extends pg.Client {
+  /** Bumped when prepared plans went stale; part of every name. */
+  generation = 0;
+  /** Transaction status from the server's last ReadyForQuery: `I` outside one. */
+  transactionStatus = 'I';
 
-PreparingClient.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    const connection = (this as unknown as { connection: pg.Connection }).connection;
+    connection.on('readyForQuery', (msg: { status?: string }) => {
+      this.transactionStatus = msg.status ?? 'I';
+    });
+  }
+}
+
+PreparingClient.prototype.query = function (this: PreparingClient, ...args: unknown[]) {
   // Looked up per call, so a wrapper installed on pg.Client later (the profiler's) still runs.
   const parent = Object.getPrototypeOf(PreparingClient.prototype) as { query: Query };
   const query = parent.query;
-  const [text, values, ...rest] = args;
-  if (typeof text === 'string' && Array.isArray(values) && values.length > 0) {
-    const name = nameFor(text);
-    if (name) return query.call(this, { name, text, values }, ...rest);
-  }
-  return query.apply(this, args);
+  const [text, values, callback] = args;
+  const base = typeof text === 'string' && Array.isArray(values) && values.length > 0;
+  const name = base ? baseName(text) : undefined;
+  if (!name) return query.apply(this, args);
+  const outsideTransaction = this.transactionStatus === 'I';
+  const run = () =>
+    query.call(this, {
+      name: this.generation ? `${name}_${this.generation}` : name,
+      text,
+      values,
+    });
+  const result = run().catch((err: unknown) => {
+    if (!isStalePlan(err)) throw err;
+    this.generation++;
+    if (!outsideTransaction) throw err;
+    return run();
+  });
+  if (typeof callback !== 'function') return result;
+  result.then(
+    (res) => (callback as Callback)(null, res),
+    (err: Error) => (callback as Callback)(err),
+  );
+  return undefined;
 } as typeof pg.Client.prototype.query;

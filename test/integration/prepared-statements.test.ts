@@ -39,3 +39,32 @@ describe('prepared statements (src/db/preparing-client.ts)', () => {
     expect((await preparedTexts(pool)).filter((t) => t === text)).toHaveLength(1);
   });
 });
+
+describe('prepared statements across a migration', () => {
+  const pool = createPool(process.env.DATABASE_URL!, 1);
+  const table = `prepared_${Date.now()}`;
+  beforeAll(() => pool.query(`create table ${table} (a int)`));
+  afterAll(async () => {
+    await pool.query(`drop table if exists ${table}`);
+    await pool.end();
+  });
+
+  it('prepares afresh when a changed table made a prepared read stale', async () => {
+    await pool.query(`insert into ${table} values (1)`);
+    const read = `select * from ${table} where a = $1`;
+    expect((await pool.query(read, [1])).rows).toEqual([{ a: 1 }]);
+    await pool.query(`alter table ${table} add column b int default 2`);
+    // Outside a transaction the failed run is run again at once.
+    expect((await pool.query(read, [1])).rows).toEqual([{ a: 1, b: 2 }]);
+
+    const inTx = `select a, b from ${table} where a = $1 and b = $1 + 1`;
+    expect((await pool.query(inTx, [1])).rows).toEqual([{ a: 1, b: 2 }]);
+    await pool.query(`alter table ${table} alter column b type bigint`);
+    // In a transaction it fails (the transaction is the caller's to retry), and the next works.
+    await expect(withTransaction(pool, (tx) => tx.query(inTx, [1]))).rejects.toThrow(
+      /cached plan must not change result type/,
+    );
+    const again = await withTransaction(pool, (tx) => tx.query(inTx, [1]));
+    expect(again.rows).toEqual([{ a: 1, b: 2 }]);
+  });
+});
