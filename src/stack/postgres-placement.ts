@@ -4,6 +4,7 @@ import { chmod, cp, lstat, mkdir, readFile, rename, rm, stat, writeFile } from '
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { withDirLock } from './dir-lock';
+import { PROJECT_FILE, removeOrphanedSharedDirs } from './shared-postgres-cleanup';
 import type { StackLayout } from './layout';
 import { runAsCommand, type RunAsUser } from './run-as';
 
@@ -58,8 +59,13 @@ export async function placePostgres(options: {
   await Promise.all([chmod(layout.dir, 0o755), chmod(layout.pgDir, 0o755)]);
   if (await canReach(runAs, path.join(pgBinDir, 'initdb'), layout.pgDir)) return inProject;
 
-  const shared = sharedPostgresDir(path.dirname(layout.dir));
+  const root = path.dirname(layout.dir);
+  const shared = sharedPostgresDir(root);
+  // Best effort: a failed clean-up must not stop this start.
+  const removed = await removeOrphanedSharedDirs(SHARED_POSTGRES_PARENT).catch(() => []);
+  for (const dir of removed) options.log(`removed ${dir}: its checkout is gone`);
   await ownedDir(shared);
+  await writeFile(path.join(shared, PROJECT_FILE), path.resolve(root));
   const installDir = await withDirLock(path.join(shared, 'copy.lock'), () =>
     mirrorInstall(path.dirname(pgBinDir), shared, options.log),
   );
