@@ -2,8 +2,9 @@
  * `turncost`: the three columns of issue #12, streaming 64-token answers
  * through the official openai client: added TTFT one at a time, added TTFT ten
  * at once, and N sessions × M turns (50 × 10; quick 10 × 3) in turns/s, each
- * beside same-run baselines (the fake provider directly, the plain Koa proxy),
- * and the CPU per turn of every process while reverie served the load.
+ * beside same-run baselines (the fake provider directly, the plain Koa proxy,
+ * and the floor of bench/floor.ts: a bare Temporal workflow per turn), and the
+ * CPU per turn of every process while reverie and the floor served the load.
  */
 import type OpenAI from 'openai';
 import { startProxy } from '../baselines';
