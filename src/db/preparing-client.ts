@@ -19,17 +19,22 @@ function baseName(text: string): string | undefined {
 }
 
 /**
- * What Postgres says when a prepared statement's result columns changed under
- * it (a migration added a column to a table it reads with `select *`). The
- * statement fails every time until it is prepared again.
+ * Errors after which this connection's prepared statements cannot be trusted:
+ * a statement's result columns changed under it (a migration added a column
+ * to a table it reads with `select *`; it fails every time until prepared
+ * again), or the server no longer has it (someone ran `DEALLOCATE ALL`).
  */
-function isStalePlan(err: unknown): boolean {
+function isStalePrepared(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: string }).code;
   return (
-    err instanceof Error &&
-    (err as { code?: string }).code === '0A000' &&
-    err.message.includes('cached plan must not change result type')
+    (code === '0A000' && err.message.includes('cached plan must not change result type')) ||
+    code === '26000'
   );
 }
+
+/** Statements that drop every prepared statement of the session. */
+const DROPS_PREPARED = /^\s*(discard\s+all|deallocate\s+(prepare\s+)?all)\s*;?\s*$/i;
 
 type Query = (this: pg.Client, ...args: unknown[]) => Promise<pg.QueryResult>;
 type Callback = (err: Error | null, result?: pg.QueryResult) => void;
@@ -43,9 +48,10 @@ type Callback = (err: Error | null, result?: pg.QueryResult) => void;
  * run as they are.
  *
  * A migration that changes a table under a running process makes its prepared
- * reads of that table fail; the client then prepares every statement afresh
- * (new names), and runs the failed one again unless it was in a transaction,
- * which has failed and is its caller's to retry.
+ * reads of that table fail, and `DISCARD ALL` / `DEALLOCATE ALL` drop them
+ * all; the client then prepares every statement afresh (new names), and runs
+ * a failed one again unless it was in a transaction, which has failed and is
+ * its caller's to retry.
  */
 export class PreparingClient extends pg.Client {
   /** Bumped when prepared plans went stale; part of every name. */
@@ -67,9 +73,13 @@ PreparingClient.prototype.query = function (this: PreparingClient, ...args: unkn
   const parent = Object.getPrototypeOf(PreparingClient.prototype) as { query: Query };
   const query = parent.query;
   const [text, values, callback] = args;
-  const base = typeof text === 'string' && Array.isArray(values) && values.length > 0;
-  const name = base ? baseName(text) : undefined;
-  if (!name) return query.apply(this, args);
+  const prepared = typeof text === 'string' && Array.isArray(values) && values.length > 0;
+  const name = prepared ? baseName(text) : undefined;
+  if (!name) {
+    // pg would still take the dropped statements for prepared: use new names from now on.
+    if (typeof text === 'string' && DROPS_PREPARED.test(text)) this.generation++;
+    return query.apply(this, args);
+  }
   const outsideTransaction = this.transactionStatus === 'I';
   const run = () =>
     query.call(this, {
@@ -78,7 +88,7 @@ PreparingClient.prototype.query = function (this: PreparingClient, ...args: unkn
       values,
     });
   const result = run().catch((err: unknown) => {
-    if (!isStalePlan(err)) throw err;
+    if (!isStalePrepared(err)) throw err;
     this.generation++;
     if (!outsideTransaction) throw err;
     return run();

@@ -68,3 +68,31 @@ describe('prepared statements across a migration', () => {
     expect(again.rows).toEqual([{ a: 1, b: 2 }]);
   });
 });
+
+describe('prepared statements after the session dropped them', () => {
+  const pool = createPool(process.env.DATABASE_URL!, 1);
+  afterAll(() => pool.end());
+
+  it.each(['discard all', 'DEALLOCATE ALL', 'deallocate prepare all;'])(
+    'keeps working after %s',
+    async (drop) => {
+      const text = `select $1::int * 2 as n /* ${drop} */`;
+      expect((await pool.query(text, [2])).rows[0].n).toBe(4);
+      await pool.query(drop);
+      expect((await pool.query(text, [3])).rows[0].n).toBe(6);
+      expect((await preparedTexts(pool)).filter((t) => t === text)).toHaveLength(1);
+    },
+  );
+
+  it('recovers when a statement vanished another way (26000), outside a transaction', async () => {
+    const text = 'select $1::int - 1 as n /* vanished */';
+    expect((await pool.query(text, [2])).rows[0].n).toBe(1);
+    // Dropped by name, behind the client's back.
+    const { rows } = await pool.query<{ name: string }>(
+      'select name from pg_prepared_statements where statement = $1',
+      [text],
+    );
+    await pool.query(`deallocate "${rows[0].name}"`);
+    expect((await pool.query(text, [5])).rows[0].n).toBe(4);
+  });
+});
