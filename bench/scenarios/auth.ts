@@ -2,7 +2,8 @@
  * `auth`: requests per second of an authenticated `GET /v1/sessions` (API
  * key: hash, per-process key cache, tenant cache, key and tenant rate-limit
  * counters) against an anonymous one (IP counter only), same server, same
- * connection count. The key path must cost under 10 %.
+ * connection count, the same page (one session and a cursor) on both sides.
+ * The key path must cost under 10 %.
  *
  * The machine is shared (the server, Postgres and the load generator on two
  * cores, other work besides), so throughput drifts by tens of percent within
@@ -35,6 +36,7 @@ export async function auth(bench: Bench): Promise<Row[]> {
   const load = (side: Side, durationMs = sliceMs) =>
     httpLoadInWorker({ url, connections: CONNECTIONS, durationMs, headers: headers[side] });
 
+  await sameAnswerOnBothSides(url, headers);
   for (let round = 0; round < WARMUP_ROUNDS; round++) {
     await load('key', 500);
     await load('anonymous', 500);
@@ -82,6 +84,35 @@ export async function auth(bench: Bench): Promise<Row[]> {
       baseline: median(results.anonymous.map((r) => percentile(r.latenciesMs, 99))),
     },
   ];
+}
+
+/**
+ * Only the credential may differ: each side's tenant gets sessions of its own
+ * (the anonymous tenant had none, so its side answered an empty page while
+ * the key's side read and rendered one), and both must answer one session
+ * and a cursor.
+ */
+async function sameAnswerOnBothSides(
+  url: string,
+  headers: Record<Side, Record<string, string> | undefined>,
+): Promise<void> {
+  for (const side of ['key', 'anonymous'] as const) {
+    const json = { 'content-type': 'application/json', ...headers[side] };
+    for (let i = 0; i < 2; i++) {
+      const made = await fetch(new URL('/v1/sessions', url), {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ title: `auth bench ${side} ${i}` }),
+      });
+      if (made.status !== 201) throw new Error(`auth: creating a session answered ${made.status}`);
+    }
+    const page = (await (await fetch(url, { headers: headers[side] })).json()) as {
+      data: unknown[];
+      next_cursor: string | null;
+    };
+    if (page.data.length !== 1 || !page.next_cursor)
+      throw new Error(`auth: the ${side} side does not answer one session and a cursor`);
+  }
 }
 
 /** Two slices of one side as one measurement (requests over their total time). */
