@@ -17,6 +17,7 @@ import { createLogger } from '../src/logger';
 import { SIMULATOR_MODEL_ID } from '../src/providers/simulator';
 import { startStack } from '../src/stack';
 import { startWorker } from '../src/worker';
+import { silentLogger } from './silent-logger';
 
 const ROOT = path.resolve(__dirname, '..');
 const TARGET_WALL_MS = 10_000;
@@ -50,7 +51,7 @@ export async function run(options: DreamingBenchOptions): Promise<Record<string,
 
     const { code } = await bundleWorkflowCode({
       workflowsPath: require.resolve('../workflows'),
-      logger: silent,
+      logger: silentLogger,
     });
     const bundle = path.join(ROOT, '.reverie', 'bundles', `bench-dreaming-${process.pid}.js`);
     await mkdir(path.dirname(bundle), { recursive: true });
@@ -124,8 +125,6 @@ export async function run(options: DreamingBenchOptions): Promise<Record<string,
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
 }
-
-const silent = { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} };
 
 /** `count` messages in sessions of 100, a minute apart, topics changing every 25. */
 async function seed(pool: Pool, userId: string, count: number): Promise<void> {

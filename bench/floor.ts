@@ -13,8 +13,10 @@ import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import Koa from 'koa';
 import OpenAI from 'openai';
+import { TURN_WORKER_TUNING } from '../src/worker';
 import { TURN_TASK_TIMEOUT } from '../workflows/activity-options';
 import { listen, type Baseline } from './baselines';
+import { silentLogger } from './silent-logger';
 
 /** A request as the workflow carries it: the messages are small here. */
 export interface FloorRequest {
@@ -26,8 +28,6 @@ export interface FloorRequest {
 export interface FloorActivities {
   relayModelStream(request: FloorRequest): Promise<void>;
 }
-
-const silent = { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} };
 
 export async function startTemporalFloor(
   providerBaseURL: string,
@@ -49,18 +49,16 @@ export async function startTemporalFloor(
   const connection = await NativeConnection.connect({ address: temporalAddress });
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('./floor-workflow'),
-    logger: silent,
+    logger: silentLogger,
   });
-  // The same worker settings as reverie's (src/worker.ts), so only the design differs.
+  // Reverie's worker settings, so only the design differs.
   const worker = await Worker.create({
     connection,
     namespace,
     taskQueue,
     workflowBundle: { code },
     activities,
-    maxConcurrentLocalActivityExecutions: 200,
-    maxConcurrentWorkflowTaskExecutions: 200,
-    stickyQueueScheduleToStartTimeout: '2 seconds',
+    ...TURN_WORKER_TUNING,
   });
   const running = worker.run();
   const client = new Client({ connection, namespace });

@@ -19,6 +19,7 @@ import { startStack, type Stack } from '../src/stack';
 import { startWorker, type RunningWorker } from '../src/worker';
 import { startFakeOpenAI, type FakeOpenAI, type StreamPacing } from '../test/helpers/fake-openai';
 import { seededRandom, seededText, type Spread } from './stats';
+import { silentLogger } from './silent-logger';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const MODEL = 'fake-model';
@@ -109,8 +110,6 @@ export interface Bench {
   prompt(i: number): string;
   close(): Promise<void>;
 }
-
-const silent = { log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {} };
 
 export const progress = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
 
@@ -230,7 +229,7 @@ function idleRss(): number {
 async function writeBundle(): Promise<string> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
-    logger: silent,
+    logger: silentLogger,
   });
   const dir = path.join(ROOT, '.reverie', 'bundles');
   await mkdir(dir, { recursive: true });

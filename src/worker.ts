@@ -1,5 +1,11 @@
 import { Client } from '@temporalio/client';
-import { DefaultLogger, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type LogLevel,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createBlobStore } from './blob';
 import type { Config } from './config';
@@ -24,6 +30,19 @@ export interface RunningWorker {
   done: Promise<void>;
   shutdown(): Promise<void>;
 }
+
+/** How the worker is sized for streaming turns (the bench's floor baseline runs with the same). */
+export const TURN_WORKER_TUNING = {
+  // Streams spend their time waiting on the network, not the CPU.
+  maxConcurrentActivityTaskExecutions: 200,
+  maxConcurrentLocalActivityExecutions: 200,
+  // A turn's workflow task stays open while its model step (a local
+  // activity) streams: one task slot per streaming turn, not the default 40.
+  maxConcurrentWorkflowTaskExecutions: 200,
+  // A crashed worker's sticky queue would hold its workflows' next task for
+  // the default 10 s; fall back to the shared queue sooner.
+  stickyQueueScheduleToStartTimeout: '2 seconds',
+} satisfies Partial<WorkerOptions>;
 
 /**
  * Composition root of the worker process: builds the pool, providers and tools,
@@ -58,16 +77,8 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       ? { workflowBundle: { codePath: config.workflowBundlePath } }
       : { workflowsPath: require.resolve('../workflows') }),
     activities,
-    // Streams spend their time waiting on the network, not the CPU.
-    maxConcurrentActivityTaskExecutions: 200,
-    maxConcurrentLocalActivityExecutions: 200,
-    // A turn's workflow task stays open while its model step (a local
-    // activity) streams: one task slot per streaming turn, not the default 40.
-    maxConcurrentWorkflowTaskExecutions: 200,
+    ...TURN_WORKER_TUNING,
     shutdownGraceTime: '10 seconds',
-    // A crashed worker's sticky queue would hold its workflows' next task for
-    // the default 10 s; fall back to the shared queue sooner.
-    stickyQueueScheduleToStartTimeout: '2 seconds',
   });
   log.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
   const done = worker.run().finally(async () => {
