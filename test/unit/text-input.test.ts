@@ -1,5 +1,5 @@
 import { AppError } from '../../src/errors';
-import { assertStorableText, findMalformedText } from '../../src/api/text-input';
+import { assertStorableText, findMalformedText, MAX_JSON_DEPTH } from '../../src/api/text-input';
 
 describe('findMalformedText', () => {
   it('finds a NUL in a nested value and in an object key, with its path', () => {
@@ -16,10 +16,16 @@ describe('findMalformedText', () => {
     expect(findMalformedText({ t: '😀 \uFFFF \uFEFF' })).toBeUndefined();
   });
 
-  it('walks a deeply nested value without overflowing the stack', () => {
-    let deep: unknown = 'bad\u0000';
+  it('refuses nesting deeper than MAX_JSON_DEPTH, naming where, without overflowing the stack', () => {
+    let deep: unknown = 'fine';
     for (let i = 0; i < 200_000; i++) deep = [deep];
-    expect(findMalformedText(deep)?.path).toHaveLength(200_000);
+    const found = findMalformedText({ metadata: deep });
+    expect(found?.reason).toMatch(/64 levels/);
+    expect(found?.path).toHaveLength(MAX_JSON_DEPTH);
+    let allowed: unknown = 'fine';
+    for (let i = 0; i < MAX_JSON_DEPTH; i++) allowed = { a: allowed };
+    expect(findMalformedText(allowed)).toBeUndefined();
+    expect(findMalformedText({ a: allowed })?.reason).toMatch(/levels deep/);
   });
 });
 
