@@ -12,6 +12,7 @@ import { adminApiKeysRouter } from './routes/admin-api-keys';
 import { adminRateLimitRouter } from './routes/admin-rate-limit';
 import { adminTenantsRouter } from './routes/admin-tenants';
 import { chatCompletionsRouter } from './routes/chat-completions';
+import { conversationsRouter } from './routes/conversations';
 import { contextRouter } from './routes/context';
 import { devRouter } from './routes/dev';
 import { dreamingRouter } from './routes/dreaming';
@@ -21,6 +22,7 @@ import { healthRouter, liveness } from './routes/health';
 import { memoriesRouter } from './routes/memories';
 import { modelsRouter } from './routes/models';
 import { openapiRouter } from './routes/openapi';
+import { responsesRouter } from './routes/responses';
 import { runsRouter } from './routes/runs';
 import { searchRouter } from './routes/search';
 import { sessionsRouter } from './routes/sessions';
@@ -34,6 +36,8 @@ export function v1Routers(deps: ApiDeps): Router<ApiState>[] {
   return [
     modelsRouter(deps),
     chatCompletionsRouter(deps),
+    responsesRouter(deps),
+    conversationsRouter(deps),
     sessionsRouter(deps),
     contextRouter(deps),
     memoriesRouter(deps),

@@ -107,3 +107,57 @@ export function getMessage(
 export function messagesOfRun(db: Queryable, runId: string): Promise<MessageRow[]> {
   return many<MessageRow>(db, 'select * from messages where run_id = $1 order by seq', [runId]);
 }
+
+/** A message with, when it is its run's answer, that run's id (the façades name answers by run). */
+export type ItemRow = MessageRow & { answer_of: string | null };
+
+const ITEM_COLUMNS = `m.*, case when r.message_id = m.id then r.id end as answer_of`;
+
+/** A page of a session's messages in `order`, after an optional message seq. */
+export function listSessionItems(
+  db: Queryable,
+  sessionId: string,
+  options: { order: 'asc' | 'desc'; afterSeq?: number; limit: number },
+): Promise<ItemRow[]> {
+  const asc = options.order === 'asc';
+  return many<ItemRow>(
+    db,
+    `select ${ITEM_COLUMNS} from messages m left join runs r on r.id = m.run_id
+     where m.session_id = $1 and ($2::bigint is null or m.seq ${asc ? '>' : '<'} $2)
+     order by m.seq ${asc ? 'asc' : 'desc'} limit $3`,
+    [sessionId, options.afterSeq ?? null, options.limit],
+  );
+}
+
+/** One message of a session, by its id or by the id of the run it answers. */
+export function findSessionItem(
+  db: Queryable,
+  sessionId: string,
+  id: string,
+): Promise<ItemRow | undefined> {
+  return maybeOne<ItemRow>(
+    db,
+    `select ${ITEM_COLUMNS} from messages m left join runs r on r.id = m.run_id
+     where m.session_id = $1 and (m.id = $2 or (r.id = $2 and r.message_id = m.id))`,
+    [sessionId, id],
+  );
+}
+
+export async function deleteMessage(db: Queryable, sessionId: string, id: string): Promise<void> {
+  await db.query('delete from messages where session_id = $1 and id = $2', [sessionId, id]);
+}
+
+/** A session's history up to and including the messages of one run (a fork's seed). */
+export function historyThroughRun(
+  db: Queryable,
+  sessionId: string,
+  runId: string,
+): Promise<MessageRow[]> {
+  return many<MessageRow>(
+    db,
+    `select * from messages where session_id = $1
+       and seq <= (select max(seq) from messages where session_id = $1 and run_id = $2)
+     order by seq`,
+    [sessionId, runId],
+  );
+}

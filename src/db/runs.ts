@@ -23,6 +23,19 @@ export interface TurnInput {
   temperature?: number;
   max_tokens?: number;
   agent: string;
+  /** What a Responses request asked for that the façade reports back; the turn never reads it. */
+  responses?: ResponsesEcho;
+}
+
+/** The Responses request fields a response object echoes (OpenAI `Response`). */
+export interface ResponsesEcho {
+  instructions: string | null;
+  previous_response_id: string | null;
+  /** The conversation (session) the client named; null for a response of its own. */
+  conversation: string | null;
+  background: boolean;
+  store: boolean;
+  metadata: Record<string, string>;
 }
 
 export interface RunRow {

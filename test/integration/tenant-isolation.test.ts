@@ -14,7 +14,13 @@ const BODIES: Record<string, unknown> = {
   'patch /memories/:id': { text: 'overwritten' },
   'post /runs/:id/cancel': {},
   'post /dreaming/runs/:id/revert': {},
+  'post /responses/:id/cancel': {},
+  'post /conversations/:id': { metadata: { stolen: 'yes' } },
+  'post /conversations/:id/items': { items: [{ role: 'user', content: 'planted' }] },
 };
+
+/** A's run and session as the Responses façade names them. */
+const hex = (uuid: string) => uuid.replace(/-/g, '');
 
 /**
  * Tenant B walks every route with tenant A's ids: each is 404, nothing of A's
@@ -108,17 +114,21 @@ describe('tenant isolation', () => {
   }
 
   const idFor = (path: string): string =>
-    path.startsWith('/sessions')
-      ? ids.session
-      : path.startsWith('/runs')
-        ? ids.run
-        : path.startsWith('/files')
-          ? ids.file
-          : path.startsWith('/memories')
-            ? ids.memory
-            : path.startsWith('/dreaming/runs')
-              ? ids.dream
-              : randomUUID();
+    path.startsWith('/responses')
+      ? `resp_${hex(ids.run)}`
+      : path.startsWith('/conversations')
+        ? `conv_${hex(ids.session)}`
+        : path.startsWith('/sessions')
+          ? ids.session
+          : path.startsWith('/runs')
+            ? ids.run
+            : path.startsWith('/files')
+              ? ids.file
+              : path.startsWith('/memories')
+                ? ids.memory
+                : path.startsWith('/dreaming/runs')
+                  ? ids.dream
+                  : randomUUID();
 
   it('has data for A to steal', () => {
     expect(Object.values(ids).every(Boolean)).toBe(true);
@@ -166,6 +176,17 @@ describe('tenant isolation', () => {
       .set(as(b.key))
       .send({ run_id: ids.run, rating: 1 });
     if (feedback.status !== 404) failures.push(`feedback on A run → ${feedback.status}`);
+    for (const thread of [
+      { previous_response_id: `resp_${hex(ids.run)}` },
+      { conversation: `conv_${hex(ids.session)}` },
+    ]) {
+      const res = await request(platform.url)
+        .post('/v1/responses')
+        .set(as(b.key))
+        .send({ model: 'simulator', input: 'what did I say?', ...thread });
+      if (res.status !== 404)
+        failures.push(`response on ${JSON.stringify(thread)} → ${res.status}`);
+    }
     const runs = await request(platform.url)
       .get(`/v1/runs?session_id=${ids.session}`)
       .set(as(b.key));

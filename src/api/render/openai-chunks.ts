@@ -1,5 +1,6 @@
 import type { SseFrame } from '../../events/sse';
 import type { RunEvent } from '../../events/types';
+import { RetryTextFilter } from './retry-text-filter';
 
 export interface ChunkRendererOptions {
   runId: string;
@@ -28,10 +29,7 @@ const FINISH_REASONS: Record<string, string> = {
 export class OpenAIChunkRenderer {
   private sentRole = false;
   private usage: Record<string, number> | undefined;
-  /** Text sent since the last discard point, with the seq it started at. */
-  private sent: { seq: number; text: string }[] = [];
-  /** Text to match (and swallow) after a retry. */
-  private replay = '';
+  private readonly retries = new RetryTextFilter();
   readonly id: string;
 
   constructor(private readonly options: ChunkRendererOptions) {
@@ -71,7 +69,7 @@ export class OpenAIChunkRenderer {
       case 'message.delta':
         return this.text(event);
       case 'retry':
-        this.discardFrom(Number(event.data.discard_from_seq ?? Number.POSITIVE_INFINITY));
+        this.retries.discardFrom(Number(event.data.discard_from_seq ?? Number.POSITIVE_INFINITY));
         return this.options.extended ? [this.named(event)] : [];
       case 'usage':
         this.usage = event.data as Record<string, number>;
@@ -96,20 +94,7 @@ export class OpenAIChunkRenderer {
 
   private text(event: RunEvent): SseFrame[] {
     const original = typeof event.data.content === 'string' ? event.data.content : '';
-    let content = original;
-    if (this.replay) {
-      const overlap = commonPrefixLength(this.replay, content);
-      if (overlap === content.length) {
-        this.replay = this.replay.slice(overlap);
-        this.sent.push({ seq: event.seq, text: content });
-        return [];
-      }
-      // The new attempt diverged from what the client already shows.
-      content = content.slice(overlap);
-      this.replay = '';
-    }
-    // `sent` tracks what this attempt produced (all of it), for a later retry's replay.
-    this.sent.push({ seq: event.seq, text: original });
+    const content = this.retries.accept(event.seq, original);
     if (!content) return [];
     const delta: Record<string, unknown> = { content };
     if (!this.sentRole) {
@@ -117,13 +102,6 @@ export class OpenAIChunkRenderer {
       this.sentRole = true;
     }
     return [{ id: event.seq, data: JSON.stringify(this.chunk(delta)) }];
-  }
-
-  private discardFrom(seq: number): void {
-    const kept = this.sent.filter((s) => s.seq < seq);
-    const dropped = this.sent.filter((s) => s.seq >= seq);
-    this.replay = dropped.map((s) => s.text).join('') + this.replay;
-    this.sent = kept;
   }
 
   private finish(event: RunEvent): SseFrame[] {
@@ -153,11 +131,4 @@ export class OpenAIChunkRenderer {
     frames.push({ id: event.seq, data: '[DONE]' });
     return frames;
   }
-}
-
-function commonPrefixLength(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
-  return i;
 }
