@@ -15,6 +15,13 @@ import {
   type RunJson,
 } from '../helpers/sse-client';
 import type { Pool } from '../../src/db/pool';
+import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
+import {
+  readResponseEvents,
+  responsesClient,
+  runIdOf,
+  shownText,
+} from '../helpers/responses-client';
 
 const TEXT =
   'An API process is only a window onto the event log; the turn itself lives in the worker and Temporal.';
@@ -175,6 +182,55 @@ describe('crash: API killed with -9 mid-stream', () => {
 
     const lastSeq = (await runRow(runId)).lastSeq;
     expectCleanDelivery(client, lastSeq);
+    await expectOneCompletedAnswer(runId, lastSeq);
+  });
+
+  it('Responses: the openai SDK resumes with starting_after on a new API process, every event once', async () => {
+    const gate = createGate();
+    fake.enqueue({ kind: 'gate', text: TEXT, gate, afterChunks: BEFORE_GATE });
+    const seen: ResponseStreamEvent[] = [];
+    const first = readResponseEvents(
+      await responsesClient(api().url).responses.create({
+        model: 'fake-model',
+        input: 'keep going without me',
+        stream: true,
+      }),
+      seen,
+    );
+    await gate.reached;
+    const deadline = Date.now() + 10_000;
+    while (shownText(seen).length < BEFORE_GATE * 4 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(shownText(seen)).toBe(TEXT.slice(0, BEFORE_GATE * 4));
+    await killApi();
+    await first;
+    expect(seen.at(-1)!.type).toBe('response.output_text.delta');
+    const responseId = (seen[0] as { response: { id: string } }).response.id;
+    const runId = runIdOf(responseId);
+
+    apis.push(await spawnReverie('api', env));
+    expect((await runRow(runId)).status).toBe('running');
+    const rest: ResponseStreamEvent[] = [];
+    const resumed = readResponseEvents(
+      await responsesClient(api().url).responses.retrieve(responseId, {
+        stream: true,
+        starting_after: seen.at(-1)!.sequence_number,
+      }),
+      rest,
+    );
+    gate.open();
+    expect(await resumed).toBeUndefined();
+
+    const all = [...seen, ...rest];
+    expect(all.map((e) => e.sequence_number)).toEqual(all.map((_, i) => i));
+    expect(shownText(all)).toBe(TEXT);
+    const completed = all.at(-1) as {
+      type: string;
+      response: { output_text?: string; output: { content: { text: string }[] }[] };
+    };
+    expect(completed.type).toBe('response.completed');
+    expect(completed.response.output[0].content[0].text).toBe(TEXT);
+    const lastSeq = (await untilRun(runId, (r) => r.status === 'succeeded', 'success')).lastSeq;
     await expectOneCompletedAnswer(runId, lastSeq);
   });
 

@@ -15,6 +15,13 @@ import {
   type RunJson,
 } from '../helpers/sse-client';
 import type { Pool } from '../../src/db/pool';
+import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
+import {
+  readResponseEvents,
+  responsesClient,
+  runIdOf,
+  shownText,
+} from '../helpers/responses-client';
 
 const TEXT =
   'Durable turns survive a dead worker: the retry repeats the answer and the client discards the first attempt.';
@@ -159,6 +166,42 @@ describe('crash: worker killed with -9 mid-stream', () => {
     expect(native.connections).toBe(1); // the API stayed up: one connection, no resume needed
     expectCleanNativeDelivery(native, native.lastSeq!);
     await expectOneCompletedAnswer(runId, native.lastSeq!);
+  });
+
+  it('POST /v1/responses stream: the openai SDK sees every event once and the text once across the retry', async () => {
+    const gate = createGate();
+    fake.enqueue(
+      { kind: 'gate', text: TEXT, gate, afterChunks: BEFORE_GATE },
+      { kind: 'text', text: TEXT },
+    );
+    const events: ResponseStreamEvent[] = [];
+    const reading = readResponseEvents(
+      await responsesClient(apiUrl).responses.create({
+        model: 'fake-model',
+        input: 'survive this',
+        stream: true,
+      }),
+      events,
+    );
+    await gate.reached;
+    const deadline = Date.now() + 10_000;
+    while (shownText(events).length < BEFORE_GATE * 4 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(shownText(events)).toBe(TEXT.slice(0, BEFORE_GATE * 4));
+    await replaceWorker();
+    expect(await reading).toBeUndefined();
+    gate.open();
+
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    // The repeated prefix of the retried attempt was swallowed.
+    expect(shownText(events)).toBe(TEXT);
+    expect(events.filter((e) => e.type === 'response.output_item.added')).toHaveLength(1);
+    const done = events.find((e) => e.type === 'response.output_text.done') as { text: string };
+    expect(done.text).toBe(TEXT);
+    expect(events.at(-1)!.type).toBe('response.completed');
+    const runId = runIdOf((events[0] as { response: { id: string } }).response.id);
+    const { run } = await persisted(runId);
+    await expectOneCompletedAnswer(runId, run.last_seq);
   });
 
   it('POST /v1/sessions/{id}/messages stream (native): resumes if dropped, text exactly once, one message', async () => {
