@@ -11,6 +11,8 @@ import { securityHeaders } from './middleware/security-headers';
 import { adminApiKeysRouter } from './routes/admin-api-keys';
 import { adminRateLimitRouter } from './routes/admin-rate-limit';
 import { adminTenantsRouter } from './routes/admin-tenants';
+import { apAssistantsRouter, apThreadsRouter } from './routes/ap-threads';
+import { apRunsRouter } from './routes/ap-runs';
 import { chatCompletionsRouter } from './routes/chat-completions';
 import { conversationsRouter } from './routes/conversations';
 import { contextRouter } from './routes/context';
@@ -53,6 +55,11 @@ export function v1Routers(deps: ApiDeps): Router<ApiState>[] {
   ];
 }
 
+/** The Agent Protocol (LangGraph) façade, served under `/ap` (its routers carry the prefix). */
+export function apRouters(deps: ApiDeps): Router<ApiState>[] {
+  return [apAssistantsRouter(), apThreadsRouter(deps), apRunsRouter(deps)];
+}
+
 /** The Koa app: every route under `/v1` and, for remdb-style clients, `/api/v1`. */
 export function createApp(deps: ApiDeps): Koa<ApiState> {
   const app = new Koa<ApiState>({ proxy: false });
@@ -64,7 +71,8 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   const v1 = new Router<ApiState>();
   const dev = devRouter(deps);
   const routers = v1Routers(deps);
-  const openapi = openapiRouter([dev, ...routers], [health]);
+  const agentProtocol = apRouters(deps);
+  const openapi = openapiRouter([dev, ...routers], [health, ...agentProtocol]);
   v1.use(dev.routes());
   v1.use(openapi.routes());
   v1.use(authenticate(deps.auth));
@@ -76,6 +84,11 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   root.use(health.routes());
   root.use('/v1', v1.routes(), v1.allowedMethods());
   root.use('/api/v1', v1.routes(), v1.allowedMethods());
+  const ap = new Router<ApiState>();
+  ap.use(authenticate(deps.auth));
+  ap.use(rateLimit(deps.limits));
+  for (const router of agentProtocol) ap.use(router.routes(), router.allowedMethods());
+  root.use(ap.routes(), ap.allowedMethods());
 
   app.use(securityHeaders());
   app.use(cors(deps.config.security.corsOrigins));

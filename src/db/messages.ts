@@ -161,3 +161,39 @@ export function historyThroughRun(
     [sessionId, runId],
   );
 }
+
+/**
+ * A session's messages before a run's own (the state a run starts from): the
+ * same rows however often it is asked, once the run has written its messages.
+ */
+export function itemsBeforeRun(
+  db: Queryable,
+  sessionId: string,
+  runId: string,
+): Promise<ItemRow[]> {
+  return many<ItemRow>(
+    db,
+    `select ${ITEM_COLUMNS} from messages m left join runs r on r.id = m.run_id
+     where m.session_id = $1 and m.run_id is distinct from $2
+       and m.seq < coalesce((select min(seq) from messages where session_id = $1 and run_id = $2),
+                            9223372036854775807)
+     order by m.seq`,
+    [sessionId, runId],
+  );
+}
+
+/** A session's whole history as items, in order (through `runId`'s messages when given). */
+export function sessionItems(
+  db: Queryable,
+  sessionId: string,
+  throughRunId?: string,
+): Promise<ItemRow[]> {
+  return many<ItemRow>(
+    db,
+    `select ${ITEM_COLUMNS} from messages m left join runs r on r.id = m.run_id
+     where m.session_id = $1
+       and ($2::uuid is null or m.seq <= (select max(seq) from messages where session_id = $1 and run_id = $2))
+     order by m.seq`,
+    [sessionId, throughRunId ?? null],
+  );
+}

@@ -25,6 +25,17 @@ export interface TurnInput {
   agent: string;
   /** What a Responses request asked for that the façade reports back; the turn never reads it. */
   responses?: ResponsesEcho;
+  /** The same for an Agent Protocol (LangGraph) run. */
+  agent_protocol?: AgentProtocolEcho;
+}
+
+/** The Agent Protocol run fields a run object echoes. */
+export interface AgentProtocolEcho {
+  assistant_id: string;
+  metadata: Record<string, unknown>;
+  multitask_strategy: string;
+  /** The stream modes the run was started with (a join streams them by default). */
+  stream_mode: string[];
 }
 
 /** The Responses request fields a response object echoes (OpenAI `Response`). */

@@ -142,3 +142,42 @@ export async function touchSession(db: Queryable, id: string, title?: string): P
   );
   return row?.titled ?? false;
 }
+
+/** Sessions whose metadata holds `metadata` (jsonb containment), newest first, by offset. */
+export function searchSessions(
+  db: Queryable,
+  tenantId: string,
+  filter: { metadata?: Record<string, unknown>; ids?: string[]; limit: number; offset: number },
+): Promise<SessionRow[]> {
+  return many<SessionRow>(
+    db,
+    `select * from sessions
+     where tenant_id = $1 and ($2::jsonb is null or metadata @> $2::jsonb)
+       and ($3::uuid[] is null or id = any($3::uuid[]))
+     order by created_at desc, id desc limit $4 offset $5`,
+    [
+      tenantId,
+      filter.metadata ? JSON.stringify(filter.metadata) : null,
+      filter.ids ?? null,
+      filter.limit,
+      filter.offset,
+    ],
+  );
+}
+
+/** Which of these sessions have a turn queued or running. */
+export async function busySessions(
+  db: Queryable,
+  tenantId: string,
+  ids: string[],
+): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await many<{ session_id: string }>(
+    db,
+    `select distinct session_id from runs
+     where tenant_id = $1 and session_id = any($2::uuid[]) and kind = 'turn'
+       and status in ('queued', 'running')`,
+    [tenantId, ids],
+  );
+  return new Set(rows.map((r) => r.session_id));
+}

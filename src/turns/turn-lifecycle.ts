@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { insertMessage } from '../db/messages';
 import type pg from 'pg';
 import type { Pool } from '../db/pool';
@@ -10,7 +9,7 @@ import { withTransaction } from '../db/sql';
 import { appendRunEvents } from '../events/event-log';
 import type { NewRunEvent } from '../events/types';
 import { loadRun } from '../runs/load-run';
-import { messageKey } from './message-keys';
+import { messageKey, userMessageId } from './message-keys';
 import { keepPartialAnswer } from './partial-answer';
 
 /**
@@ -31,7 +30,7 @@ export async function beginTurnRun(pool: Pool, runOrId: RunRow | string): Promis
   await withTransaction(pool, async (tx) => {
     for (const [index, m] of run.input.messages.entries()) {
       await insertMessage(tx, {
-        id: randomUUID(),
+        id: userMessageId(runId, index),
         tenantId: run.tenant_id,
         sessionId: run.session_id!,
         runId,

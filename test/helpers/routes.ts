@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { v1Routers } from '../../src/api/app';
+import { apRouters, v1Routers } from '../../src/api/app';
 import type { ApiDeps, ApiState } from '../../src/api/context';
 import { healthRouter } from '../../src/api/routes/health';
 import { devRouter } from '../../src/api/routes/dev';
@@ -14,6 +14,8 @@ export interface RegisteredRoute {
   /** The scope the route's first middleware checks, if it has that middleware. */
   scope: string | undefined;
   router: string;
+  /** Served at the root (health, `/ap`), not under `/v1`. */
+  root: boolean;
 }
 
 /** Every router the app mounts, built with deps that routers only keep for later. */
@@ -26,13 +28,14 @@ export function mountedRouters(
     { name: 'dev', router: devRouter(deps), root: false },
     { name: 'openapi', router: openapiRouter([], []), root: false },
     ...v1Routers(deps).map((router, i) => ({ name: `v1[${i}]`, router, root: false })),
+    ...apRouters(deps).map((router, i) => ({ name: `ap[${i}]`, router, root: true })),
   ];
 }
 
 /** Every route in the routers' own stacks (what actually serves), whatever was declared. */
 export function registeredRoutes(config: Config): RegisteredRoute[] {
   const out: RegisteredRoute[] = [];
-  for (const { name, router } of mountedRouters(config)) {
+  for (const { name, router, root } of mountedRouters(config)) {
     for (const layer of router.stack) {
       const first = layer.stack[0] as { scope?: string } | undefined;
       for (const method of layer.methods.filter((m) => m !== 'HEAD')) {
@@ -41,6 +44,7 @@ export function registeredRoutes(config: Config): RegisteredRoute[] {
           path: String(layer.path).replace(/(.)\/$/, '$1'),
           scope: first?.scope,
           router: name,
+          root,
         });
       }
     }

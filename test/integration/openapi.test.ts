@@ -34,7 +34,7 @@ describe('OpenAPI document', () => {
     const missing = registeredRoutes(platform.config)
       .map((r) => ({
         method: r.method,
-        path: (r.router === 'health' ? r.path : `/v1${r.path}`).replace(/:(\w+)/g, '{$1}'),
+        path: (r.root ? r.path : `/v1${r.path}`).replace(/:(\w+)/g, '{$1}'),
       }))
       .filter((r) => !doc.paths[r.path]?.[r.method])
       .map((r) => `${r.method} ${r.path}`);

@@ -17,6 +17,20 @@ const BODIES: Record<string, unknown> = {
   'post /responses/:id/cancel': {},
   'post /conversations/:id': { metadata: { stolen: 'yes' } },
   'post /conversations/:id/items': { items: [{ role: 'user', content: 'planted' }] },
+  'patch /ap/threads/:id': { metadata: { stolen: 'yes' } },
+  'post /ap/threads/:id/history': {},
+  'post /ap/threads/:id/runs': {
+    assistant_id: 'default',
+    input: { messages: [{ role: 'user', content: 'hi' }] },
+  },
+  'post /ap/threads/:id/runs/stream': {
+    assistant_id: 'default',
+    input: { messages: [{ role: 'user', content: 'hi' }] },
+  },
+  'post /ap/threads/:id/runs/wait': {
+    assistant_id: 'default',
+    input: { messages: [{ role: 'user', content: 'hi' }] },
+  },
 };
 
 /** A's run and session as the Responses façade names them. */
@@ -114,21 +128,23 @@ describe('tenant isolation', () => {
   }
 
   const idFor = (path: string): string =>
-    path.startsWith('/responses')
-      ? `resp_${hex(ids.run)}`
-      : path.startsWith('/conversations')
-        ? `conv_${hex(ids.session)}`
-        : path.startsWith('/sessions')
-          ? ids.session
-          : path.startsWith('/runs')
-            ? ids.run
-            : path.startsWith('/files')
-              ? ids.file
-              : path.startsWith('/memories')
-                ? ids.memory
-                : path.startsWith('/dreaming/runs')
-                  ? ids.dream
-                  : randomUUID();
+    path.startsWith('/ap/threads')
+      ? ids.session
+      : path.startsWith('/responses')
+        ? `resp_${hex(ids.run)}`
+        : path.startsWith('/conversations')
+          ? `conv_${hex(ids.session)}`
+          : path.startsWith('/sessions')
+            ? ids.session
+            : path.startsWith('/runs')
+              ? ids.run
+              : path.startsWith('/files')
+                ? ids.file
+                : path.startsWith('/memories')
+                  ? ids.memory
+                  : path.startsWith('/dreaming/runs')
+                    ? ids.dream
+                    : randomUUID();
 
   it('has data for A to steal', () => {
     expect(Object.values(ids).every(Boolean)).toBe(true);

@@ -7,18 +7,23 @@ export type { Principal } from '../../auth/principal';
 
 /**
  * Resolve the caller from `Authorization: Bearer <key | jwt | ADMIN_TOKEN>`
- * (API.md "Identity and headers"). A presented credential that is not valid is
- * always 401, never a fall-back to anonymous.
+ * (API.md "Identity and headers"), or `X-Api-Key: <key>` as LangGraph clients
+ * send it. A presented credential that is not valid is always 401, never a
+ * fall-back to anonymous.
  */
 export function authenticate(authenticator: Authenticator) {
   return async function authenticateMiddleware(ctx: Koa.Context, next: Koa.Next) {
     ctx.state.principal = await authenticator.authenticate({
-      authorization: ctx.get('Authorization'),
+      authorization: ctx.get('Authorization') || bearerOf(ctx.get('X-Api-Key')),
       tenantHeader: ctx.get('X-Tenant-Id'),
       ip: ctx.ip,
     });
     await next();
   };
+}
+
+function bearerOf(apiKey: string): string {
+  return apiKey ? `Bearer ${apiKey}` : '';
 }
 
 /** A route's declared scope; `public` routes need none (they run before authentication). */
