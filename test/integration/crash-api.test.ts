@@ -16,6 +16,7 @@ import {
 } from '../helpers/sse-client';
 import type { Pool } from '../../src/db/pool';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
+import { Client } from '@langchain/langgraph-sdk';
 import {
   readResponseEvents,
   responsesClient,
@@ -230,6 +231,51 @@ describe('crash: API killed with -9 mid-stream', () => {
     };
     expect(completed.type).toBe('response.completed');
     expect(completed.response.output[0].content[0].text).toBe(TEXT);
+    const lastSeq = (await untilRun(runId, (r) => r.status === 'succeeded', 'success')).lastSeq;
+    await expectOneCompletedAnswer(runId, lastSeq);
+  });
+
+  it('Agent Protocol: the LangGraph SDK reconnects by itself to the API restarted on its port, every event once', async () => {
+    const gate = createGate();
+    fake.enqueue({ kind: 'gate', text: TEXT, gate, afterChunks: BEFORE_GATE });
+    const port = new URL(api().url).port;
+    const client = new Client({ apiUrl: `${api().url}/ap` });
+    const thread = await client.threads.create();
+    const parts: { event: string; data: unknown; id?: string }[] = [];
+    let runId = '';
+    const reading = (async () => {
+      for await (const part of client.runs.stream(thread.thread_id, 'default', {
+        input: { messages: [{ role: 'user', content: 'keep going without me' }] },
+        streamMode: ['messages-tuple', 'values'],
+        onRunCreated: (meta) => (runId = meta.run_id),
+      }))
+        parts.push(part);
+    })();
+    const chunkText = () =>
+      parts
+        .filter((p) => p.event === 'messages')
+        .map((p) => (p.data as [{ content: string }])[0].content)
+        .join('');
+    await gate.reached;
+    const deadline = Date.now() + 10_000;
+    while (chunkText().length < BEFORE_GATE * 4 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(chunkText()).toBe(TEXT.slice(0, BEFORE_GATE * 4));
+    const seenBeforeCrash = parts.length;
+    await killApi();
+    // The same port: the stream's `Location` stays valid, so the SDK's own retry finds it.
+    apis.push(await spawnReverie('api', { ...env, PORT: port }));
+    gate.open();
+    await reading;
+
+    expect(parts.length).toBeGreaterThan(seenBeforeCrash);
+    expect(parts.map((p) => Number(p.id))).toEqual(parts.map((_, i) => i));
+    expect(chunkText()).toBe(TEXT);
+    const values = parts.filter((p) => p.event === 'values').at(-1)!.data as {
+      messages: { type: string; content: string }[];
+    };
+    expect(values.messages.map((m) => m.type)).toEqual(['human', 'ai']);
+    expect(values.messages[1].content).toBe(TEXT);
     const lastSeq = (await untilRun(runId, (r) => r.status === 'succeeded', 'success')).lastSeq;
     await expectOneCompletedAnswer(runId, lastSeq);
   });

@@ -16,6 +16,7 @@ import {
 } from '../helpers/sse-client';
 import type { Pool } from '../../src/db/pool';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
+import { Client } from '@langchain/langgraph-sdk';
 import {
   readResponseEvents,
   responsesClient,
@@ -200,6 +201,51 @@ describe('crash: worker killed with -9 mid-stream', () => {
     expect(done.text).toBe(TEXT);
     expect(events.at(-1)!.type).toBe('response.completed');
     const runId = runIdOf((events[0] as { response: { id: string } }).response.id);
+    const { run } = await persisted(runId);
+    await expectOneCompletedAnswer(runId, run.last_seq);
+  });
+
+  it('Agent Protocol run stream: the LangGraph SDK sees every event once and the text once across the retry', async () => {
+    const gate = createGate();
+    fake.enqueue(
+      { kind: 'gate', text: TEXT, gate, afterChunks: BEFORE_GATE },
+      { kind: 'text', text: TEXT },
+    );
+    const client = new Client({ apiUrl: `${apiUrl}/ap` });
+    const thread = await client.threads.create();
+    const parts: { event: string; data: unknown; id?: string }[] = [];
+    let runId = '';
+    const reading = (async () => {
+      for await (const part of client.runs.stream(thread.thread_id, 'default', {
+        input: { messages: [{ role: 'user', content: 'survive this' }] },
+        streamMode: ['messages-tuple', 'values'],
+        onRunCreated: (meta) => (runId = meta.run_id),
+      }))
+        parts.push(part);
+    })();
+    const chunkText = () =>
+      parts
+        .filter((p) => p.event === 'messages')
+        .map((p) => (p.data as [{ content: string }])[0].content)
+        .join('');
+    await gate.reached;
+    const deadline = Date.now() + 10_000;
+    while (chunkText().length < BEFORE_GATE * 4 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(chunkText()).toBe(TEXT.slice(0, BEFORE_GATE * 4));
+    await replaceWorker();
+    await reading;
+    gate.open();
+
+    expect(parts.map((p) => Number(p.id))).toEqual(parts.map((_, i) => i));
+    expect(chunkText()).toBe(TEXT);
+    const values = parts.filter((p) => p.event === 'values').at(-1)!.data as {
+      messages: { type: string; content: string }[];
+    };
+    expect(values.messages.map((m) => [m.type, m.content])).toEqual([
+      ['human', 'survive this'],
+      ['ai', TEXT],
+    ]);
     const { run } = await persisted(runId);
     await expectOneCompletedAnswer(runId, run.last_seq);
   });
