@@ -21,6 +21,7 @@ import { dreamingRouter } from './routes/dreaming';
 import { feedbackRouter } from './routes/feedback';
 import { filesRouter, skipBodyParserForUploads } from './routes/files';
 import { healthRouter, liveness } from './routes/health';
+import { mcpRouter } from './routes/mcp';
 import { memoriesRouter } from './routes/memories';
 import { modelsRouter } from './routes/models';
 import { openapiRouter } from './routes/openapi';
@@ -40,6 +41,7 @@ export function v1Routers(deps: ApiDeps): Router<ApiState>[] {
     chatCompletionsRouter(deps),
     responsesRouter(deps),
     conversationsRouter(deps),
+    mcpRouter(deps),
     sessionsRouter(deps),
     contextRouter(deps),
     memoriesRouter(deps),
