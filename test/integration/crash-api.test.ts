@@ -17,6 +17,7 @@ import {
 import type { Pool } from '../../src/db/pool';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { Client } from '@langchain/langgraph-sdk';
+import { mcpClient, toolJson } from '../helpers/mcp-client';
 import {
   readResponseEvents,
   responsesClient,
@@ -278,6 +279,36 @@ describe('crash: API killed with -9 mid-stream', () => {
     expect(values.messages[1].content).toBe(TEXT);
     const lastSeq = (await untilRun(runId, (r) => r.status === 'succeeded', 'success')).lastSeq;
     await expectOneCompletedAnswer(runId, lastSeq);
+  });
+
+  it('MCP: an ask cut off by the API crash, retried with its idempotency key on a new API, answers from the same turn', async () => {
+    const gate = createGate();
+    fake.enqueue({ kind: 'gate', text: TEXT, gate, afterChunks: BEFORE_GATE });
+    const args = {
+      question: 'keep going without me',
+      idempotency_key: `crash-${crypto.randomUUID()}`,
+    };
+    const first = await mcpClient(api().url);
+    const cut = first.callTool({ name: 'ask', arguments: args }).then(
+      () => 'answered',
+      () => 'failed',
+    );
+    await gate.reached;
+    await killApi();
+    expect(await cut).toBe('failed');
+    await first.close().catch(() => undefined);
+
+    apis.push(await spawnReverie('api', env));
+    const again = await mcpClient(api().url);
+    const retried = again.callTool({ name: 'ask', arguments: args });
+    gate.open();
+    const answer = toolJson<{ answer: string; run_id: string; status: string }>(await retried);
+    await again.close();
+    expect(answer).toMatchObject({ answer: TEXT, status: 'succeeded' });
+    const lastSeq = (await runRow(answer.run_id)).lastSeq;
+    await expectOneCompletedAnswer(answer.run_id, lastSeq);
+    // The retry found the first call's turn: one run for the key, and the provider asked once.
+    expect(fake.chatRequests()).toHaveLength(1);
   });
 
   it('the turn finishes while no API is running; a resume replays the rest of the log and closes', async () => {

@@ -17,6 +17,7 @@ import {
 import type { Pool } from '../../src/db/pool';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { Client } from '@langchain/langgraph-sdk';
+import { mcpClient, toolJson } from '../helpers/mcp-client';
 import {
   readResponseEvents,
   responsesClient,
@@ -248,6 +249,35 @@ describe('crash: worker killed with -9 mid-stream', () => {
     ]);
     const { run } = await persisted(runId);
     await expectOneCompletedAnswer(runId, run.last_seq);
+  });
+
+  it('MCP ask: the tool call outlives the worker and answers with the text once', async () => {
+    const gate = createGate();
+    fake.enqueue(
+      { kind: 'gate', text: TEXT, gate, afterChunks: BEFORE_GATE },
+      { kind: 'text', text: TEXT },
+    );
+    const client = await mcpClient(apiUrl);
+    const asking = client.callTool({ name: 'ask', arguments: { question: 'survive this' } });
+    await gate.reached;
+    // Killed once the first attempt's text is in the log, so the retry has something to discard.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { rows } = await pool.query<{ n: number }>(
+        `select count(*)::int as n from run_events e
+         where e.run_id = (select id from runs where kind = 'turn' order by created_at desc limit 1)
+           and e.type = 'message.delta'`,
+      );
+      if (rows[0].n > 0 || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await replaceWorker();
+    const answer = toolJson<{ answer: string; run_id: string; status: string }>(await asking);
+    gate.open();
+    await client.close();
+    expect(answer).toMatchObject({ answer: TEXT, status: 'succeeded' });
+    const { run } = await persisted(answer.run_id);
+    await expectOneCompletedAnswer(answer.run_id, run.last_seq);
   });
 
   it('POST /v1/sessions/{id}/messages stream (native): resumes if dropped, text exactly once, one message', async () => {
