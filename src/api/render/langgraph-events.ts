@@ -3,7 +3,7 @@ import type { SseFrame } from '../../events/sse';
 import type { RunEvent } from '../../events/types';
 import { userMessageId } from '../../turns/message-keys';
 import { answerMessageId, type LangGraphMessage } from './langgraph-json';
-import { RetryTextFilter } from './retry-text-filter';
+import { RetryTextFilter, runEventError } from './retry-text-filter';
 
 /** The stream modes LangGraph clients ask for; those without a form here send nothing. */
 export const STREAM_MODES = [
@@ -75,13 +75,10 @@ export class LangGraphEventRenderer {
       case 'message.delta':
         return this.text(event);
       case 'retry':
-        this.retries.discardFrom(Number(event.data.discard_from_seq ?? Number.POSITIVE_INFINITY));
+        this.retries.retry(event);
         return [];
       case 'error':
-        this.error = {
-          code: typeof event.data.code === 'string' ? event.data.code : 'server_error',
-          message: typeof event.data.message === 'string' ? event.data.message : 'the run failed',
-        };
+        this.error = runEventError(event, 'the run failed');
         return [];
       case 'done':
         return this.finish(event);

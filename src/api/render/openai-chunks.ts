@@ -69,7 +69,7 @@ export class OpenAIChunkRenderer {
       case 'message.delta':
         return this.text(event);
       case 'retry':
-        this.retries.discardFrom(Number(event.data.discard_from_seq ?? Number.POSITIVE_INFINITY));
+        this.retries.retry(event);
         return this.options.extended ? [this.named(event)] : [];
       case 'usage':
         this.usage = event.data as Record<string, number>;

@@ -2,7 +2,7 @@ import type { RunRow, RunStatus } from '../../db/runs';
 import type { SseFrame } from '../../events/sse';
 import type { RunEvent } from '../../events/types';
 import { outputItemId, outputMessageItem, responseJson, type TurnTokens } from './responses-json';
-import { RetryTextFilter } from './retry-text-filter';
+import { RetryTextFilter, runEventError } from './retry-text-filter';
 
 /** How the run ended, by the reason its `done` event gives. */
 const ENDINGS: Record<string, { status: RunStatus; incompleteReason: string | null }> = {
@@ -53,16 +53,13 @@ export class ResponsesEventRenderer {
       case 'message.delta':
         return this.text(event);
       case 'retry':
-        this.retries.discardFrom(Number(event.data.discard_from_seq ?? Number.POSITIVE_INFINITY));
+        this.retries.retry(event);
         return [];
       case 'usage':
         this.usage = event.data;
         return [];
       case 'error':
-        this.error = {
-          code: typeof event.data.code === 'string' ? event.data.code : 'server_error',
-          message: typeof event.data.message === 'string' ? event.data.message : 'the turn failed',
-        };
+        this.error = runEventError(event, 'the turn failed');
         return [];
       case 'done':
         return this.finish(event);

@@ -1,3 +1,5 @@
+import type { RunEvent } from '../../events/types';
+
 /**
  * What a client that cannot take text back is shown of a run's text deltas.
  *
@@ -31,6 +33,11 @@ export class RetryTextFilter {
     return content;
   }
 
+  /** A `retry` event: the deltas from its `discard_from_seq` on (none named: all) are replaced. */
+  retry(event: RunEvent): void {
+    this.discardFrom(Number(event.data.discard_from_seq ?? Number.POSITIVE_INFINITY));
+  }
+
   /** A `retry`: the deltas from `seq` on are replaced by the next attempt's. */
   discardFrom(seq: number): void {
     const dropped = this.sent.filter((s) => s.seq >= seq);
@@ -49,4 +56,15 @@ function commonPrefixLength(a: string, b: string): number {
   let i = 0;
   while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
   return i;
+}
+
+/** The `{code, message}` of an `error` event, with defaults for fields it lacks. */
+export function runEventError(
+  event: RunEvent,
+  fallback: string,
+): { code: string; message: string } {
+  return {
+    code: typeof event.data.code === 'string' ? event.data.code : 'server_error',
+    message: typeof event.data.message === 'string' ? event.data.message : fallback,
+  };
 }
